@@ -1,0 +1,287 @@
+//! Pair-harness tests of the transport: handshakes across the algorithm tables, rekeying
+//! under traffic, fragmentation, and hostile input.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use crate::algorithm::{
+    Algorithm, AlgorithmList, Algorithms, Cipher, Compression, HostKeyAlgorithm, KexAlgorithm, Mac,
+};
+use crate::hostkey::tests::fixture;
+use crate::testing::{Direction, Pair};
+use crate::{DisconnectReason, Error, Event, Initiator, client, server};
+
+fn all_host_keys() -> Vec<crate::HostKey> {
+    ["ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa2048", "dsa"].into_iter().map(fixture).collect()
+}
+
+fn configs(algs: Algorithms) -> (client::Config, server::Config) {
+    let mut c = client::Config::default();
+    c.transport.algorithms = algs.clone();
+    let mut s = server::Config::new(all_host_keys());
+    s.transport.algorithms = algs;
+    (c, s)
+}
+
+fn only(kex: KexAlgorithm, hk: HostKeyAlgorithm, cipher: Cipher, mac: Mac, comp: Compression) -> Algorithms {
+    Algorithms {
+        kex: AlgorithmList::new([kex]),
+        host_key: AlgorithmList::new([hk]),
+        cipher: AlgorithmList::new([cipher]),
+        mac: AlgorithmList::new([mac]),
+        compression: AlgorithmList::new([comp]),
+    }
+}
+
+fn handshake(algs: Algorithms, seed: u64) -> Pair {
+    let (c, s) = configs(algs);
+    let mut p = Pair::new(c, s, Instant::now(), seed).unwrap();
+    p.client.request_service("ssh-userauth").unwrap();
+    p.drive().unwrap();
+    p
+}
+
+fn assert_established(p: &Pair, what: &str) {
+    assert!(p.client.is_established() && p.server.is_established(), "{what}: not established");
+    assert!(
+        p.client_events.iter().any(|e| matches!(e, Event::ServiceAccepted { service } if service == "ssh-userauth")),
+        "{what}: service not accepted: {:?}",
+        p.client_events
+    );
+    assert_eq!(p.client.session_id(), p.server.session_id(), "{what}");
+    assert_eq!(p.client.negotiated(), p.server.negotiated(), "{what}");
+}
+
+#[test]
+fn every_kex_with_every_host_key() {
+    for &kex in AlgorithmList::<KexAlgorithm>::all().as_slice() {
+        for hk in all_host_keys().iter().flat_map(|k| k.algorithms()) {
+            let p = handshake(only(kex, hk, Cipher::Aes128Gcm, Mac::HmacSha256, Compression::None), 1);
+            let what = format!("{} / {}", kex.name(), hk.name());
+            assert_established(&p, &what);
+            let n = p.client.negotiated().unwrap();
+            assert_eq!((n.kex, n.host_key), (kex, hk), "{what}");
+            assert_eq!(p.client.server_host_key().unwrap().algorithm(), hk);
+        }
+    }
+}
+
+#[test]
+fn every_cipher_mac_and_compression() {
+    for &cipher in AlgorithmList::<Cipher>::all().as_slice() {
+        for &mac in AlgorithmList::<Mac>::all().as_slice() {
+            for &comp in AlgorithmList::<Compression>::all().as_slice() {
+                let p =
+                    handshake(only(KexAlgorithm::Curve25519Sha256, HostKeyAlgorithm::Ed25519, cipher, mac, comp), 2);
+                let what = format!("{} / {} / {}", cipher.name(), mac.name(), comp.name());
+                assert_established(&p, &what);
+                let n = p.server.negotiated().unwrap();
+                assert_eq!(n.cipher_c2s, cipher);
+                assert_eq!(n.mac_s2c, if cipher.is_aead() { None } else { Some(mac) }, "{what}");
+                assert_eq!(n.compression_c2s, comp);
+            }
+        }
+    }
+}
+
+#[test]
+fn default_configuration_negotiates_pq_hybrid_strict_kex() {
+    let (c, s) = (client::Config::default(), server::Config::new(vec![fixture("ed25519")]));
+    let mut p = Pair::new(c, s, Instant::now(), 3).unwrap();
+    p.drive().unwrap();
+    let n = p.client.negotiated().unwrap();
+    assert_eq!(n.kex, KexAlgorithm::MlKem768X25519Sha256);
+    assert_eq!(n.cipher_c2s, Cipher::Aes128Gcm);
+    assert!(n.strict_kex);
+    // The server announced server-sig-algs and ping; the client can ping.
+    assert!(p.client_events.iter().any(|e| matches!(e, Event::ExtInfo { ping: true, server_sig_algs: Some(_) })));
+    p.client.send_ping(b"hello").unwrap();
+    p.drive().unwrap();
+    assert!(p.client_events.iter().any(|e| matches!(e, Event::Pong { data } if &data[..] == b"hello")));
+}
+
+/// Sends `n` pings of growing size and checks that every pong comes back, in order.
+fn ping_traffic(p: &mut Pair, from: usize, n: usize) {
+    for i in from..from + n {
+        let data = vec![(i % 251) as u8; 1 + (i * 977) % 30_000];
+        p.client.send_ping(&data).unwrap();
+        if i % 7 == 0 {
+            p.step().unwrap();
+        }
+    }
+}
+
+fn pongs(p: &Pair) -> Vec<usize> {
+    p.client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Pong { data } => Some(data.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rekey_both_ways_mid_traffic() {
+    let mut p = handshake(Algorithms::default(), 4);
+    ping_traffic(&mut p, 0, 50);
+    p.client.rekey().unwrap();
+    ping_traffic(&mut p, 50, 50);
+    p.drive().unwrap();
+    p.server.rekey().unwrap();
+    ping_traffic(&mut p, 100, 50);
+    p.client.rekey().unwrap();
+    p.server.rekey().unwrap(); // both at once
+    ping_traffic(&mut p, 150, 50);
+    p.drive().unwrap();
+    let expected: Vec<usize> = (0..200).map(|i| 1 + (i * 977) % 30_000).collect();
+    assert_eq!(pongs(&p), expected, "pongs lost or reordered across rekeys");
+    assert_eq!(p.client.key_exchanges(), 4);
+    assert_eq!(p.server.key_exchanges(), 4);
+    let rekeys = p.client_events.iter().filter(|e| matches!(e, Event::KeysExchanged { initial: false, .. })).count();
+    assert_eq!(rekeys, 3);
+    // Only one host key event for the whole connection.
+    assert_eq!(p.client_events.iter().filter(|e| matches!(e, Event::HostKey { .. })).count(), 1);
+}
+
+#[test]
+fn rekey_by_bytes_and_by_time() {
+    let (mut c, s) = configs(Algorithms::default());
+    c.transport.rekey.bytes = 64 * 1024;
+    let mut p = Pair::new(c, s, Instant::now(), 5).unwrap();
+    p.drive().unwrap();
+    ping_traffic(&mut p, 0, 40);
+    p.drive().unwrap();
+    assert!(p.client.key_exchanges() >= 3, "byte limit did not trigger rekeys: {}", p.client.key_exchanges());
+    assert_eq!(pongs(&p).len(), 40);
+
+    let before = p.server.key_exchanges();
+    p.advance(Duration::from_secs(3601)).unwrap();
+    assert!(p.server.key_exchanges() > before, "time limit did not trigger a rekey");
+}
+
+#[test]
+fn legacy_3des_rekeys_at_rfc4344_block_limit() {
+    let algs = only(
+        KexAlgorithm::Curve25519Sha256,
+        HostKeyAlgorithm::Ed25519,
+        Cipher::TripleDesCbc,
+        Mac::HmacSha256,
+        Compression::None,
+    );
+    let mut p = handshake(algs, 6);
+    // 2^16 blocks of 8 bytes = 512 KiB.
+    ping_traffic(&mut p, 0, 60);
+    p.drive().unwrap();
+    assert!(p.client.key_exchanges() >= 2);
+}
+
+#[test]
+fn delayed_compression_starts_after_authentication() {
+    let algs = only(
+        KexAlgorithm::Curve25519Sha256,
+        HostKeyAlgorithm::Ed25519,
+        Cipher::Aes128Ctr,
+        Mac::HmacSha256Etm,
+        Compression::ZlibOpenSsh,
+    );
+    let mut p = handshake(algs, 7);
+    p.client.transport_mut().set_authenticated();
+    p.server.transport_mut().set_authenticated();
+    let moved = p.moved;
+    for _ in 0..10 {
+        p.client.send_ping(&[b'a'; 20_000]).unwrap();
+    }
+    p.drive().unwrap();
+    assert_eq!(pongs(&p).len(), 10);
+    // 200 KB of 'a' each way compressed to almost nothing.
+    assert!(p.moved.0 - moved.0 < 10_000, "not compressed: {}", p.moved.0 - moved.0);
+    p.client.rekey().unwrap();
+    p.client.send_ping(&[b'b'; 5000]).unwrap();
+    p.drive().unwrap();
+    assert_eq!(pongs(&p).len(), 11);
+}
+
+fn run_with_chunks(chunks: Vec<usize>, seed: u64) -> (Vec<Event>, Vec<Event>) {
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), seed).unwrap();
+    p.chunks = chunks;
+    p.client.request_service("ssh-userauth").unwrap();
+    p.drive().unwrap();
+    ping_traffic(&mut p, 0, 5);
+    p.client.rekey().unwrap();
+    ping_traffic(&mut p, 5, 5);
+    p.drive().unwrap();
+    (p.client_events, p.server_events)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// The same byte streams cut into arbitrary pieces (1 byte to 1 MiB) give the same events.
+    #[test]
+    fn fragmentation_does_not_change_events(chunks in proptest::collection::vec(prop_oneof![1usize..8, 1usize..2000, 1usize..(1 << 20)], 1..20)) {
+        let reference = run_with_chunks(Vec::new(), 11);
+        let fragmented = run_with_chunks(chunks, 11);
+        prop_assert_eq!(reference, fragmented);
+    }
+}
+
+#[test]
+fn one_byte_at_a_time() {
+    let reference = run_with_chunks(Vec::new(), 12);
+    assert_eq!(run_with_chunks(vec![1], 12), reference);
+}
+
+fn disconnected(events: &[Event]) -> Option<(DisconnectReason, Initiator)> {
+    events.iter().find_map(|e| match e {
+        Event::Disconnected { reason, initiator, .. } => Some((*reason, *initiator)),
+        _ => None,
+    })
+}
+
+#[test]
+fn host_key_rejection_disconnects() {
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), 13).unwrap();
+    p.accept_host_keys = false;
+    p.drive().unwrap();
+    assert!(p.client.is_closed() && p.server.is_closed());
+    assert_eq!(disconnected(&p.client_events), Some((DisconnectReason::HostKeyNotVerifiable, Initiator::Local)));
+    assert_eq!(disconnected(&p.server_events), Some((DisconnectReason::HostKeyNotVerifiable, Initiator::Peer)));
+}
+
+#[test]
+fn mac_failure_disconnects_with_mac_error() {
+    let mut p = handshake(Algorithms::default(), 14);
+    p.tamper = Some(Box::new(|dir, bytes| {
+        if dir == Direction::ToServer && bytes.len() > 20 {
+            let n = bytes.len();
+            bytes[n - 3] ^= 1;
+        }
+    }));
+    p.client.send_ping(&[0; 100]).unwrap();
+    let err = p.drive().unwrap_err();
+    assert_eq!(err, Error::Packet(crate::PacketError::MacMismatch));
+    assert_eq!(disconnected(&p.server_events), Some((DisconnectReason::MacError, Initiator::Local)));
+}
+
+#[test]
+fn no_common_algorithm_is_reported_with_both_lists() {
+    let (mut c, s) = configs(Algorithms::default());
+    c.transport.algorithms.cipher = AlgorithmList::new([Cipher::TripleDesCbc]);
+    let mut p = Pair::new(c, s, Instant::now(), 15).unwrap();
+    // Whichever end notices first reports both lists.
+    match p.drive().unwrap_err() {
+        Error::NoCommonAlgorithm { kind, ours, theirs } => {
+            assert_eq!(kind, crate::algorithm::AlgorithmKind::Cipher);
+            let mut lists = [ours, theirs];
+            lists.sort_by_key(Vec::len);
+            assert_eq!(lists[0], ["3des-cbc"]);
+            assert!(lists[1].contains(&"aes128-gcm@openssh.com".to_owned()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(disconnected(&p.client_events).map(|d| d.0), Some(DisconnectReason::KeyExchangeFailed));
+    assert_eq!(disconnected(&p.server_events).map(|d| d.0), Some(DisconnectReason::KeyExchangeFailed));
+}
