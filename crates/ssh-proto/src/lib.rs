@@ -46,6 +46,8 @@ mod api;
 pub mod client;
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod event;
 pub mod hostkey;
 mod rng;
