@@ -29,7 +29,7 @@ fn scan(host: &str, port: u16, cfg: client::Config, timeout: Duration) -> Result
     loop {
         while let Some(ev) = conn.poll_event() {
             match ev {
-                Event::HostKey { token, key: k } => (key, _) = (Some(k), conn.accept_host_key(token)),
+                Event::HostKey { token, key: k } => (key, _) = (Some(*k), conn.accept_host_key(token)),
                 Event::ServiceAccepted { .. } => return report(host, port, key.as_ref(), &conn),
                 Event::Disconnected { error: Some(e), .. } => return Err(describe(&e)),
                 Event::Disconnected { reason, description, .. } => {
@@ -106,7 +106,10 @@ fn main() -> ExitCode {
                 Some((k, v)) => cfg.transport.algorithms.apply_openssh_option(k, v).map_err(|e| e.to_string()),
                 None => Err(usage.to_owned()),
             }),
-            h if !h.starts_with('-') && host.is_none() => Ok(host = Some(h.to_owned())),
+            h if !h.starts_with('-') && host.is_none() => {
+                host = Some(h.to_owned());
+                Ok(())
+            }
             _ => Err(usage.to_owned()),
         };
         if let Err(e) = r {

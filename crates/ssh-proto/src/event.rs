@@ -31,7 +31,7 @@ pub enum Event {
         /// Pass back to answer.
         token: HostKeyToken,
         /// The verified key (or certificate).
-        key: ServerHostKey,
+        key: Box<ServerHostKey>,
     },
     /// A key exchange finished: new keys are in force in both directions.
     KeysExchanged {

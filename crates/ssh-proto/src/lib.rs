@@ -39,16 +39,17 @@
 //! assert!(accepted);
 //! ```
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+// Peer input must never panic: outside tests, no unwrap/expect/panic/unchecked indexing.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod algorithm;
 mod api;
 pub mod client;
 mod config;
 mod error;
+mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
-mod event;
 pub mod hostkey;
 mod rng;
 pub mod server;

@@ -51,7 +51,7 @@ pub enum KexHash {
 
 impl KexHash {
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Self::Sha1 => 20,
             Self::Sha256 => 32,

@@ -132,10 +132,8 @@ impl Transport {
             authenticated: false,
             closed: false,
         };
-        if let Side::Server { host_keys, .. } = &t.side {
-            if host_keys.is_empty() {
-                return Err(Error::Config("a server needs at least one host key".into()));
-            }
+        if matches!(&t.side, Side::Server { host_keys, .. } if host_keys.is_empty()) {
+            return Err(Error::Config("a server needs at least one host key".into()));
         }
         t.out.extend_from_slice(t.local_id.as_bytes());
         t.out.extend_from_slice(b"\r\n");
@@ -561,6 +559,7 @@ impl Transport {
     /// Test hook: a sealed payload as it would go on the wire (used by the fuzz targets
     /// to feed arbitrary messages through real keys).
     #[cfg(any(test, feature = "fuzzing"))]
+    #[allow(dead_code)]
     pub(crate) fn seal_raw(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.send_now(|w| w.extend_from_slice(payload))
     }

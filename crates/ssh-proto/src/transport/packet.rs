@@ -104,8 +104,10 @@ impl Sealer {
             return Err(PacketError::PayloadTooLarge(payload_len));
         };
         let (packet, tag) = packet.split_at_mut(4 + packet_len);
-        packet[..4].copy_from_slice(&(packet_len as u32).to_be_bytes());
-        packet[4] = pad as u8;
+        let header = (packet_len as u32).to_be_bytes();
+        for (dst, src) in packet.iter_mut().zip(header.iter().chain([&(pad as u8)])) {
+            *dst = *src;
+        }
         self.protection.seal(self.seq, packet, tag);
 
         self.seq = self.seq.wrapping_add(1);
@@ -181,9 +183,10 @@ impl Opener {
         if !self.protection.open(self.seq, packet, prefix, tag) {
             return Err(PacketError::MacMismatch);
         }
-        let pad = usize::from(packet[4]);
+        let pad_byte = packet.get(4).copied().unwrap_or(0);
+        let pad = usize::from(pad_byte);
         if pad < MIN_PADDING || pad + 1 >= packet_len {
-            return Err(PacketError::BadPadding(packet[4]));
+            return Err(PacketError::BadPadding(pad_byte));
         }
         let payload_end = 4 + packet_len - pad;
         self.pending = None;

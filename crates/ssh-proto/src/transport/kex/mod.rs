@@ -41,7 +41,8 @@ struct Derived {
     rx: DirectionKeys,
 }
 
-/// What the round expects next.
+/// What the round expects next (named for what it expects, as rustls names its states).
+#[allow(clippy::enum_variant_names, clippy::large_enum_variant)]
 enum Step {
     /// We sent KEXINIT and wait for the peer's.
     ExpectKexInit,
@@ -288,7 +289,7 @@ impl Transport {
                 if self.kex_count == 0 {
                     let token = HostKeyToken(self.next_token);
                     self.next_token += 1;
-                    self.events.push_back(Event::HostKey { token, key: key.clone() });
+                    self.events.push_back(Event::HostKey { token, key: Box::new(key.clone()) });
                     self.set_step(Step::ExpectHostKeyDecision { token, key, keys });
                     Ok(())
                 } else {
@@ -454,8 +455,9 @@ impl Transport {
             r.newkeys_sent = true;
             r.step = Step::ExpectNewKeys { rx: Box::new(keys.rx) };
         }
-        if self.kex_count == 0 && self.peer_wants_ext_info {
-            if let Side::Server { server_sig_algs, .. } = &self.side {
+        if let (0, true, Side::Server { server_sig_algs, .. }) = (self.kex_count, self.peer_wants_ext_info, &self.side)
+        {
+            {
                 let sig_algs = server_sig_algs.join(",");
                 let ext =
                     ExtInfo { extensions: vec![("server-sig-algs", sig_algs.as_bytes()), ("ping@openssh.com", b"0")] };

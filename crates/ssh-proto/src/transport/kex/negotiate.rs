@@ -63,10 +63,8 @@ impl Negotiated {
 
 fn pick<A: Algorithm>(client: &NameList<'_>, server: &NameList<'_>, ours_is_client: bool) -> Result<A, Error> {
     for name in client.iter().filter(|n| !is_pseudo(n)) {
-        if server.contains(name) {
-            if let Some(a) = A::from_name(name) {
-                return Ok(a);
-            }
+        if let Some(a) = A::from_name(name).filter(|_| server.contains(name)) {
+            return Ok(a);
         }
     }
     let (ours, theirs) = if ours_is_client { (client, server) } else { (server, client) };
