@@ -78,8 +78,7 @@ fn run() -> Result<(), ssh_proto::Error> {
             println!("   {:<40} (not in this build)", kex.name());
             continue;
         }
-        let mut algs = Algorithms::default();
-        algs.kex = AlgorithmList::new([kex]);
+        let algs = Algorithms { kex: AlgorithmList::new([kex]), ..Algorithms::default() };
         let (p, took) = pair(algs, &host_key, i as u64)?;
         let n = p.client.negotiated().ok_or(ssh_proto::Error::ApiMisuse("no kex"))?;
         println!("   {:<40} {}   hostkey {}  strict-kex {}", n.kex.name(), ms(took), n.host_key.name(), n.strict_kex);
@@ -94,10 +93,12 @@ fn run() -> Result<(), ssh_proto::Error> {
         (Cipher::Aes256Ctr, Mac::HmacSha512Etm),
     ];
     for (i, (cipher, mac)) in suites.into_iter().enumerate() {
-        let mut algs = Algorithms::default();
-        algs.kex = AlgorithmList::new([KexAlgorithm::Curve25519Sha256]);
-        algs.cipher = AlgorithmList::new([cipher]);
-        algs.mac = AlgorithmList::new([mac]);
+        let algs = Algorithms {
+            kex: AlgorithmList::new([KexAlgorithm::Curve25519Sha256]),
+            cipher: AlgorithmList::new([cipher]),
+            mac: AlgorithmList::new([mac]),
+            ..Algorithms::default()
+        };
         let (mut p, _) = pair(algs, &host_key, 100 + i as u64)?;
         let total = 64 << 20;
         let took = transfer(&mut p, total, Some(total / 2))?;

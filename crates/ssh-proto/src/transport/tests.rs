@@ -285,3 +285,234 @@ fn no_common_algorithm_is_reported_with_both_lists() {
     assert_eq!(disconnected(&p.client_events).map(|d| d.0), Some(DisconnectReason::KeyExchangeFailed));
     assert_eq!(disconnected(&p.server_events).map(|d| d.0), Some(DisconnectReason::KeyExchangeFailed));
 }
+
+// ---- hostile input -----------------------------------------------------------------------
+
+/// A client connection that already received a server identification, ready for raw
+/// plaintext packets.
+fn client_after_banner() -> client::Connection {
+    let (c, _) = configs(Algorithms::default());
+    let now = Instant::now();
+    let mut conn = client::Connection::new(std::sync::Arc::new(c), now, Box::new(crate::SeededRng::new(1))).unwrap();
+    let _ = conn.poll_transmit();
+    conn.handle_input(b"SSH-2.0-evil\r\n", now).unwrap();
+    conn
+}
+
+fn plain_packet(payload: &[u8], pad: usize) -> Vec<u8> {
+    let len = 1 + payload.len() + pad;
+    let mut v = (len as u32).to_be_bytes().to_vec();
+    v.push(pad as u8);
+    v.extend_from_slice(payload);
+    v.extend(std::iter::repeat_n(0, pad));
+    v
+}
+
+fn sent_disconnect(conn: &mut client::Connection) -> Option<u32> {
+    // The DISCONNECT is the last plaintext packet queued: reason code after the message number.
+    let out = conn.poll_transmit()?;
+    let pos = out.windows(2).rposition(|w| w[1] == crate::wire::msg::DISCONNECT && w[0] >= 4)?;
+    Some(u32::from_be_bytes(out[pos + 2..pos + 6].try_into().ok()?))
+}
+
+#[test]
+fn oversized_length_field_is_refused_without_buffering() {
+    let mut c = client_after_banner();
+    let err = c.handle_input(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], Instant::now()).unwrap_err();
+    assert!(matches!(err, Error::Packet(crate::PacketError::TooLarge { length: u32::MAX, .. })));
+    assert_eq!(sent_disconnect(&mut c), Some(DisconnectReason::ProtocolError.code()));
+    assert_eq!(c.handle_input(b"more", Instant::now()), Err(Error::Closed));
+    assert!(matches!(c.poll_event(), Some(Event::Disconnected { reason: DisconnectReason::ProtocolError, .. })));
+}
+
+#[test]
+fn zero_length_and_bad_padding_packets() {
+    let mut c = client_after_banner();
+    assert_eq!(
+        c.handle_input(&[0, 0, 0, 0], Instant::now()).unwrap_err(),
+        Error::Packet(crate::PacketError::BadLength(0))
+    );
+    let mut c = client_after_banner();
+    // 16 bytes in all, but only 2 bytes of padding (the minimum is 4).
+    let p = plain_packet(&[crate::wire::msg::IGNORE, 0, 0, 0, 4, 1, 2, 3, 4], 2);
+    assert_eq!(p.len(), 16);
+    assert!(matches!(
+        c.handle_input(&p, Instant::now()).unwrap_err(),
+        Error::Packet(crate::PacketError::BadPadding(2))
+    ));
+}
+
+#[test]
+fn endless_banner_is_bounded() {
+    let (c, _) = configs(Algorithms::default());
+    let now = Instant::now();
+    let mut conn = client::Connection::new(std::sync::Arc::new(c), now, Box::new(crate::SeededRng::new(1))).unwrap();
+    let line = vec![b'x'; 1000];
+    let mut err = None;
+    for _ in 0..100 {
+        if let Err(e) = conn.handle_input(&line, now) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(Error::Version(crate::VersionError::LineTooLong)));
+    let mut conn = client::Connection::new(
+        std::sync::Arc::new(configs(Algorithms::default()).0),
+        now,
+        Box::new(crate::SeededRng::new(1)),
+    )
+    .unwrap();
+    let mut err = None;
+    for _ in 0..2000 {
+        if let Err(e) = conn.handle_input(b"hello\r\n", now) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(Error::Version(crate::VersionError::TooManyLines)));
+}
+
+#[test]
+fn kexinit_flood_is_a_protocol_error() {
+    let mut p = handshake(Algorithms::default(), 21);
+    // A second KEXINIT inside one exchange.
+    p.client.rekey().unwrap();
+    let kexinit = p.client.transport_mut().kex.as_ref().unwrap().ours_payload();
+    p.client.transport_mut().seal_raw(&kexinit).unwrap();
+    let err = p.drive().unwrap_err();
+    assert!(matches!(err, Error::UnexpectedMessage { msg: 20, .. }), "{err:?}");
+    assert_eq!(disconnected(&p.server_events).map(|d| d.0), Some(DisconnectReason::ProtocolError));
+}
+
+#[test]
+fn messages_before_keys_are_refused() {
+    // A SERVICE_REQUEST in plaintext before the first NEWKEYS.
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), 22).unwrap();
+    p.client
+        .transport_mut()
+        .send_now(|w| crate::wire::transport::Service { name: "ssh-userauth" }.encode(5, w))
+        .unwrap();
+    assert!(matches!(
+        p.drive().unwrap_err(),
+        Error::StrictKexViolation { msg: 5, .. } | Error::UnexpectedMessage { msg: 5, .. }
+    ));
+}
+
+#[test]
+fn receive_buffer_is_bounded_while_waiting_for_a_decision() {
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), 23).unwrap();
+    // Stop before answering the host key event.
+    while !p.client_events.iter().any(|e| matches!(e, Event::HostKey { .. })) {
+        while let Some(b) = p.client.poll_transmit() {
+            p.server.handle_input(&b, p.now).unwrap();
+        }
+        while let Some(b) = p.server.poll_transmit() {
+            p.client.handle_input(&b, p.now).unwrap();
+        }
+        while let Some(e) = p.client.poll_event() {
+            p.client_events.push(e);
+        }
+    }
+    let junk = vec![0u8; 64 * 1024];
+    let mut err = None;
+    for _ in 0..100 {
+        if let Err(e) = p.client.handle_input(&junk, p.now) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(Error::LimitExceeded(crate::Limit::ReceiveBuffer)));
+}
+
+/// Terrapin (CVE-2023-48795): a man in the middle inserts an IGNORE before the server's
+/// KEXINIT and deletes the server's first encrypted packet (EXT_INFO). Without strict kex
+/// the sequence numbers line up again and the deletion goes unnoticed (chacha20-poly1305);
+/// with strict kex the client refuses the handshake.
+fn terrapin(strict: bool) -> (Pair, Result<(), Error>) {
+    let algs = only(
+        KexAlgorithm::Curve25519Sha256,
+        HostKeyAlgorithm::Ed25519,
+        Cipher::ChaCha20Poly1305,
+        Mac::HmacSha256,
+        Compression::None,
+    );
+    let (mut c, mut s) = configs(algs);
+    c.transport.strict_kex = strict;
+    s.transport.strict_kex = strict;
+    let mut p = Pair::new(c, s, Instant::now(), 24).unwrap();
+    p.client.request_service("ssh-userauth").unwrap();
+    let mut stage = 0;
+    p.tamper = Some(Box::new(move |dir, bytes| {
+        if dir != Direction::ToClient {
+            return;
+        }
+        if stage == 0 {
+            // After the identification line, before KEXINIT.
+            let eol = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+            let ignore = plain_packet(&[2, 0, 0, 0, 0], 6);
+            bytes.splice(eol..eol, ignore);
+            stage = 1;
+        } else if stage == 1 {
+            // KEX_ECDH_REPLY and NEWKEYS in plaintext, then the encrypted EXT_INFO: drop it.
+            let mut pos = 0;
+            for _ in 0..2 {
+                pos += 4 + u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+            }
+            bytes.truncate(pos);
+            stage = 2;
+        }
+    }));
+    let r = p.drive();
+    (p, r)
+}
+
+#[test]
+fn terrapin_prefix_truncation_is_detected_by_strict_kex() {
+    let (p, r) = terrapin(false);
+    // The attack works against a non-strict handshake: no error, and no EXT_INFO seen.
+    assert!(r.is_ok(), "{r:?}");
+    assert!(p.client.is_established());
+    assert!(!p.client_events.iter().any(|e| matches!(e, Event::ExtInfo { .. })));
+
+    let (p, r) = terrapin(true);
+    assert!(matches!(r, Err(Error::StrictKexViolation { msg: 20, seq: 1 })), "{r:?}");
+    assert!(!p.client.is_established());
+    assert_eq!(disconnected(&p.client_events), Some((DisconnectReason::ProtocolError, Initiator::Local)));
+}
+
+#[test]
+fn strict_kex_refuses_ignore_during_initial_exchange() {
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), 25).unwrap();
+    p.step().unwrap(); // KEXINITs crossed: strict mode known on both sides
+    p.server.transport_mut().send_now(|w| crate::wire::transport::OpaqueData { data: b"x" }.encode(2, w)).unwrap();
+    assert!(matches!(p.drive().unwrap_err(), Error::StrictKexViolation { msg: 2, .. }));
+}
+
+#[test]
+fn deferred_queue_is_bounded() {
+    let mut p = handshake(Algorithms::default(), 26);
+    p.client.rekey().unwrap();
+    let big = vec![0u8; 200_000];
+    let mut err = None;
+    for _ in 0..100 {
+        if let Err(e) = p.client.send_ignore(&big) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(Error::LimitExceeded(crate::Limit::DeferredDuringKex)));
+}
+
+#[test]
+fn handshake_timeout() {
+    let (c, s) = configs(Algorithms::default());
+    let mut p = Pair::new(c, s, Instant::now(), 27).unwrap();
+    // Nothing is delivered; two minutes pass.
+    let deadline = p.client.poll_timeout().unwrap();
+    assert_eq!(p.client.next_timer().unwrap().1, crate::transport::Timer::Handshake);
+    p.now = deadline;
+    assert_eq!(p.client.handle_timeout(p.now), Err(Error::Timeout(crate::TimeoutKind::Handshake)));
+}

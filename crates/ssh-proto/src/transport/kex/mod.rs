@@ -104,6 +104,11 @@ impl Round {
     pub(crate) fn newkeys_sent(&self) -> bool {
         self.newkeys_sent
     }
+
+    #[cfg(test)]
+    pub(crate) fn ours_payload(&self) -> Bytes {
+        self.ours.clone()
+    }
 }
 
 fn unexpected(number: u8, expected: &'static str) -> Error {
