@@ -1,6 +1,6 @@
 //! The SSH transport layer (RFC 4253 and extensions), shared by both roles.
 //!
-//! [`Transport`] owns the receive buffer, the outgoing buffer, both packet directions and
+//! `Transport` owns the receive buffer, the outgoing buffer, both packet directions and
 //! the key-exchange state. It handles every transport-layer message itself and hands the
 //! rest (service requests and everything from message 50 up) to the role's connection one
 //! packet at a time, so that the layer above can change transport state (delayed
