@@ -36,6 +36,10 @@ pub struct Limits {
     pub max_receive_buffer: usize,
     /// Bytes of upper-layer messages queued while a key exchange is in progress.
     pub max_deferred: usize,
+    /// Output not yet taken by `poll_transmit` beyond which automatic replies (PONG,
+    /// UNIMPLEMENTED) end the connection: a peer that floods requests while not reading
+    /// cannot grow our memory.
+    pub max_pending_output: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +49,7 @@ impl Default for Limits {
             banner: BannerLimits::default(),
             max_receive_buffer: 1024 * 1024,
             max_deferred: 4 * 1024 * 1024,
+            max_pending_output: 16 * 1024 * 1024,
         }
     }
 }

@@ -258,15 +258,12 @@ impl fmt::Display for Limit {
 pub enum TimeoutKind {
     /// The identification exchange and first key exchange did not finish in time.
     Handshake,
-    /// A re-exchange was not completed by the peer in time.
-    KeyExchange,
 }
 
 impl fmt::Display for TimeoutKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Handshake => "handshake timed out",
-            Self::KeyExchange => "key exchange timed out",
         })
     }
 }

@@ -320,8 +320,8 @@ impl Transport {
             }
             msg::PING => {
                 let p = OpaqueData::decode(&pkt.payload, msg::PING).map_err(bad)?;
-                let data = p.data.to_vec();
-                self.send(|w| OpaqueData { data: &data }.encode(msg::PONG, w))?;
+                self.check_reply_room()?;
+                self.send(|w| OpaqueData { data: p.data }.encode(msg::PONG, w))?;
                 Ok(None)
             }
             msg::PONG => {
@@ -418,7 +418,16 @@ impl Transport {
     }
 
     pub(crate) fn send_unimplemented(&mut self, seq: u32) -> Result<(), Error> {
+        self.check_reply_room()?;
         self.send(|w| Unimplemented { seq }.encode(w))
+    }
+
+    /// Automatic replies must not let a peer that does not read grow our output.
+    fn check_reply_room(&self) -> Result<(), Error> {
+        if self.out.len() + self.deferred.len() > self.cfg.limits.max_pending_output {
+            return Err(Error::LimitExceeded(Limit::PendingOutput));
+        }
+        Ok(())
     }
 
     /// `SSH_MSG_IGNORE` with `data`.

@@ -516,3 +516,23 @@ fn handshake_timeout() {
     p.now = deadline;
     assert_eq!(p.client.handle_timeout(p.now), Err(Error::Timeout(crate::TimeoutKind::Handshake)));
 }
+
+#[test]
+fn ping_flood_without_reading_is_bounded() {
+    let (c, mut s) = configs(Algorithms::default());
+    s.transport.limits.max_pending_output = 256 * 1024;
+    let mut p = Pair::new(c, s, Instant::now(), 28).unwrap();
+    p.drive().unwrap();
+    let mut result = Ok(());
+    for _ in 0..100 {
+        p.client.send_ping(&[7; 16 * 1024]).unwrap();
+        let bytes = p.client.poll_transmit().unwrap();
+        // The server never has its output taken.
+        result = p.server.handle_input(&bytes, p.now);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(Error::LimitExceeded(crate::Limit::PendingOutput)));
+    assert!(p.server.pending_output() < 512 * 1024);
+}
