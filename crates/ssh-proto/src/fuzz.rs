@@ -765,25 +765,32 @@ mod flag {
     pub(super) const PING: u8 = 32;
 }
 
-/// Client and server configurations forcing one kex (curve25519-sha256), one host key
-/// (ssh-ed25519) and the given cipher, MAC and compression; small pending-output limit.
-fn configs(cipher: Cipher, mac: Mac, compression: Compression) -> (client::Config, server::Config) {
-    let mut t = crate::TransportConfig::default();
-    t.algorithms.kex = AlgorithmList::new([KexAlgorithm::Curve25519Sha256]);
-    t.algorithms.host_key = AlgorithmList::new([HostKeyAlgorithm::Ed25519]);
-    t.algorithms.cipher = AlgorithmList::new([cipher]);
-    t.algorithms.mac = AlgorithmList::new([mac]);
-    t.algorithms.compression = AlgorithmList::new([compression]);
-    t.limits.max_pending_output = PENDING_LIMIT;
-    let c = client::Config { transport: t.clone(), ..client::Config::default() };
+/// Client and server configurations with the given cipher, MAC and compression, and a small
+/// pending-output limit. The fuzzed end accepts every key exchange (and, as a client, every
+/// host key algorithm) while its peer offers only curve25519-sha256 and ssh-ed25519: the
+/// initial handshake is always the same cheap one, and a re-exchange that the fuzzer starts
+/// can negotiate any method (group exchange, finite-field, NIST, hybrid post-quantum).
+fn configs(cipher: Cipher, mac: Mac, compression: Compression, fuzz_server: bool) -> (client::Config, server::Config) {
+    let mut narrow = crate::TransportConfig::default();
+    narrow.algorithms.kex = AlgorithmList::new([KexAlgorithm::Curve25519Sha256]);
+    narrow.algorithms.host_key = AlgorithmList::new([HostKeyAlgorithm::Ed25519]);
+    narrow.algorithms.cipher = AlgorithmList::new([cipher]);
+    narrow.algorithms.mac = AlgorithmList::new([mac]);
+    narrow.algorithms.compression = AlgorithmList::new([compression]);
+    narrow.limits.max_pending_output = PENDING_LIMIT;
+    let mut wide = narrow.clone();
+    wide.algorithms.kex = AlgorithmList::all();
+    wide.algorithms.host_key = AlgorithmList::all();
+    let (ct, st) = if fuzz_server { (narrow, wide) } else { (wide, narrow) };
+    let c = client::Config { transport: ct, ..client::Config::default() };
     let mut s = server::Config::new(vec![host_key()]);
-    s.transport = t;
+    s.transport = st;
     (c, s)
 }
 
 /// A completed in-memory handshake with fixed seeds, both ends' events drained.
-fn handshake(cipher: Cipher, mac: Mac, compression: Compression) -> Pair {
-    let (c, s) = configs(cipher, mac, compression);
+fn handshake(cipher: Cipher, mac: Mac, compression: Compression, fuzz_server: bool) -> Pair {
+    let (c, s) = configs(cipher, mac, compression, fuzz_server);
     let mut pair = Pair::new(c, s, Instant::now(), 7).expect("fuzz configuration is valid");
     pair.drive().expect("in-memory handshake");
     assert!(pair.client.is_established() && pair.server.is_established());
@@ -794,9 +801,9 @@ fn handshake(cipher: Cipher, mac: Mac, compression: Compression) -> Pair {
     pair
 }
 
-fn none_pair(flags: u8) -> Pair {
+fn none_pair(flags: u8, fuzz_server: bool) -> Pair {
     let comp = if flags & flag::ZLIB != 0 { Compression::Zlib } else { Compression::None };
-    handshake(Cipher::None, Mac::None, comp)
+    handshake(Cipher::None, Mac::None, comp, fuzz_server)
 }
 
 /// Header of the connection bodies: flags, [`Chunks`], time step.
@@ -851,11 +858,11 @@ fn finish<E: Endpoint>(e: &mut E, c: &mut Contract, flags: u8) {
     }
 }
 
-fn raw_connection<E: Endpoint>(data: &[u8], pick: impl FnOnce(&mut Pair) -> &mut E) {
+fn raw_connection<E: Endpoint>(data: &[u8], fuzz_server: bool, pick: impl FnOnce(&mut Pair) -> &mut E) {
     let mut input = Input::new(data);
     let mut h = ConnHeader::parse(&mut input);
     let stream = input.rest();
-    let mut pair = none_pair(h.flags);
+    let mut pair = none_pair(h.flags, fuzz_server);
     let mut now = pair.now;
     let e = pick(&mut pair);
     let mut c = Contract::new(h.flags & flag::NO_DRAIN == 0);
@@ -875,13 +882,13 @@ fn raw_connection<E: Endpoint>(data: &[u8], pick: impl FnOnce(&mut Pair) -> &mut
 /// one final `Disconnected` event; after the end, input returns `Closed` and nothing else
 /// produces output or events; pending output stays within `max_pending_output` plus one reply.
 pub fn client_connection(data: &[u8]) {
-    raw_connection(data, |p| &mut p.client);
+    raw_connection(data, false, |p| &mut p.client);
 }
 
 /// The server counterpart of [`client_connection`]: the bytes arrive as the client's packets.
 /// Under the `none` cipher the fuzzer can complete whole re-exchanges by itself.
 pub fn server_connection(data: &[u8]) {
-    raw_connection(data, |p| &mut p.server);
+    raw_connection(data, true, |p| &mut p.server);
 }
 
 /// Default ciphers the payload bodies choose from (all real, all default-enabled).
@@ -908,7 +915,7 @@ mod op {
     pub(super) const PUMP: u8 = 3;
     /// `u8 which ‖ u8 len ‖ data`: a command on the fuzzed end.
     pub(super) const COMMAND: u8 = 4;
-    /// `u8 which ‖ u8 len ‖ data`: a command on the peer.
+    /// `u8 which ‖ u8 len ‖ data`: a command on the peer (4: prefer the `data[0]`-th kex method).
     pub(super) const PEER_COMMAND: u8 = 5;
     /// `u16 len ‖ bytes`: raw bytes, not sealed.
     pub(super) const RAW: u8 = 6;
@@ -921,14 +928,18 @@ fn payload_header(cipher: usize, mac: usize, zlib: bool, no_drain: bool, chunks:
     v
 }
 
-fn payload_connection<E: Endpoint, P: Endpoint>(data: &[u8], split: impl FnOnce(&mut Pair) -> (&mut E, &mut P)) {
+fn payload_connection<E: Endpoint, P: Endpoint>(
+    data: &[u8],
+    fuzz_server: bool,
+    split: impl FnOnce(&mut Pair) -> (&mut E, &mut P),
+) {
     let mut input = Input::new(data);
     let cipher = REAL_CIPHERS.get(usize::from(input.u8()) % REAL_CIPHERS.len()).copied().unwrap_or(Cipher::Aes128Gcm);
     let flags = input.u8();
     let mac = REAL_MACS.get(usize::from(flags & 15) % REAL_MACS.len()).copied().unwrap_or(Mac::HmacSha256Etm);
     let comp = if flags & 16 != 0 { Compression::Zlib } else { Compression::None };
     let mut chunks = Chunks::parse(&mut input);
-    let mut pair = handshake(cipher, mac, comp);
+    let mut pair = handshake(cipher, mac, comp, fuzz_server);
     let mut now = pair.now;
     let (e, peer) = split(&mut pair);
     let mut c = Contract::new(flags & 32 == 0);
@@ -974,10 +985,15 @@ fn payload_connection<E: Endpoint, P: Endpoint>(data: &[u8], split: impl FnOnce(
                 let _ = c.call(e, Call::Command, |e| e.command(which, d));
             }
             op::PEER_COMMAND => {
-                let which = input.u8() % 4; // no close: the peer stays a sealing oracle
+                let which = input.u8() % 5;
                 let len = usize::from(input.u8());
                 let d = input.bytes(len);
-                let _ = peer.command(which, d);
+                if which == 4 {
+                    // Not close (the peer stays a sealing oracle): prefer another kex method.
+                    prefer_kex(peer.transport(), d.first().copied().unwrap_or(0));
+                } else {
+                    let _ = peer.command(which, d);
+                }
                 while peer.event().is_some() {}
             }
             _ => {
@@ -988,6 +1004,21 @@ fn payload_connection<E: Endpoint, P: Endpoint>(data: &[u8], split: impl FnOnce(
         }
     }
     finish(e, &mut c, 0);
+}
+
+/// Every key exchange method, for [`prefer_kex`].
+fn all_kex() -> Vec<KexAlgorithm> {
+    AlgorithmList::<KexAlgorithm>::all().as_slice().to_vec()
+}
+
+/// Makes the peer offer only the `index`-th key exchange method from its next KEXINIT on.
+fn prefer_kex(t: &mut Transport, index: u8) {
+    let all = all_kex();
+    if let Some(&k) = all.get(usize::from(index) % all.len().max(1)) {
+        let mut cfg = (*t.cfg).clone();
+        cfg.algorithms.kex = AlgorithmList::new([k]);
+        t.cfg = std::sync::Arc::new(cfg);
+    }
 }
 
 /// Moves real traffic between the fuzzed end and its peer until idle (bounded rounds).
@@ -1024,12 +1055,12 @@ fn pump<E: Endpoint, P: Endpoint>(e: &mut E, peer: &mut P, c: &mut Contract, chu
 ///
 /// Properties: those of [`client_connection`].
 pub fn client_payloads(data: &[u8]) {
-    payload_connection(data, |p| (&mut p.client, &mut p.server));
+    payload_connection(data, false, |p| (&mut p.client, &mut p.server));
 }
 
 /// The server counterpart of [`client_payloads`].
 pub fn server_payloads(data: &[u8]) {
-    payload_connection(data, |p| (&mut p.server, &mut p.client));
+    payload_connection(data, true, |p| (&mut p.server, &mut p.client));
 }
 
 // ---- seeds -------------------------------------------------------------------------------
@@ -1200,7 +1231,7 @@ fn record<E: Endpoint, P: Endpoint>(
 /// Runs the handshake of a connection body with `flags`, lets `script` act on the peer's
 /// transport, and records what the peer sends (see [`record`]).
 fn recorded(flags: u8, server_target: bool, two_way: bool, script: impl FnOnce(&mut Transport)) -> Vec<u8> {
-    let mut pair = none_pair(flags);
+    let mut pair = none_pair(flags, server_target);
     let now = pair.now;
     if server_target {
         record(&mut pair.server, &mut pair.client, now, two_way, |p| script(p.transport_mut()))
@@ -1245,6 +1276,17 @@ fn connection_seeds(out: &mut Vec<(&'static str, String, Vec<u8>)>, target: &'st
             let _ = t.seal_raw(&[msg::IGNORE, 0, 0, 0, 0]);
         });
         push(name, flags, chunks, dt, &stream);
+    }
+    // Re-exchanges with every other kex method (the peer switches its preference first).
+    for (i, k) in all_kex().iter().enumerate() {
+        if *k == KexAlgorithm::Curve25519Sha256 {
+            continue;
+        }
+        let stream = recorded(0, server_target, true, |t| {
+            prefer_kex(t, i as u8);
+            let _ = t.rekey();
+        });
+        push(&format!("peer-rekey-{}", crate::algorithm::Algorithm::name(*k)), 0, &[], 0, &stream);
     }
     // Compressed traffic.
     let zlib = recorded(flag::ZLIB, server_target, false, |t| {
@@ -1308,6 +1350,13 @@ fn payload_seeds(out: &mut Vec<(&'static str, String, Vec<u8>)>, target: &'stati
         let mut seed = payload_header(0, 0, false, false, &[3, 0]);
         seal(&mut seed, m);
         out.push((target, format!("msg-{name}"), seed));
+    }
+    // Re-exchanges with other kex methods, started by the peer.
+    for (i, name) in [(0u8, "mlkem"), (5, "ecdh256"), (8, "gex256"), (11, "group14")] {
+        let mut seed = payload_header(0, 0, false, false, &[]);
+        seed.extend_from_slice(&[op::PEER_COMMAND, 4, 1, i, op::PEER_COMMAND, 0, 0, op::PUMP]);
+        seal(&mut seed, &[msg::IGNORE, 0, 0, 0, 0]);
+        out.push((target, format!("rekey-{name}"), seed));
     }
     // A real re-exchange started by either end, then traffic under the new keys.
     for (name, which) in [("rekey-local", op::COMMAND), ("rekey-peer", op::PEER_COMMAND)] {
