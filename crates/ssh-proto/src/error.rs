@@ -239,6 +239,10 @@ pub enum Limit {
     DeferredDuringKex,
     /// A field or list longer than the codec accepts.
     FieldLength,
+    /// More channels than `ConnectionConfig::max_channels` (our own opens).
+    Channels,
+    /// More unanswered requests of the peer than `ConnectionConfig::max_pending_requests`.
+    PendingRequests,
 }
 
 impl fmt::Display for Limit {
@@ -248,6 +252,8 @@ impl fmt::Display for Limit {
             Self::PendingOutput => "pending output limit exceeded",
             Self::DeferredDuringKex => "too much traffic queued during key exchange",
             Self::FieldLength => "field length limit exceeded",
+            Self::Channels => "too many channels",
+            Self::PendingRequests => "too many unanswered requests",
         })
     }
 }
@@ -258,12 +264,21 @@ impl fmt::Display for Limit {
 pub enum TimeoutKind {
     /// The identification exchange and first key exchange did not finish in time.
     Handshake,
+    /// User authentication did not finish in time (server `LoginGraceTime`).
+    Auth,
+    /// The peer answered none of the keepalive probes.
+    Keepalive,
+    /// No channel activity for the idle timeout.
+    Idle,
 }
 
 impl fmt::Display for TimeoutKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Handshake => "handshake timed out",
+            Self::Auth => "authentication timed out",
+            Self::Keepalive => "peer stopped answering keepalive probes",
+            Self::Idle => "idle timeout",
         })
     }
 }
@@ -341,6 +356,22 @@ pub enum Error {
     Config(String),
     /// The call is not valid in the current state.
     ApiMisuse(&'static str),
+    /// The client failed authentication too many times (server `max_attempts`).
+    AuthAttemptsExceeded(u32),
+    /// A message named a channel that does not exist.
+    UnknownChannel {
+        /// The message number.
+        msg: u8,
+        /// The channel number it named.
+        channel: u32,
+    },
+    /// The peer broke the flow-control or EOF rules of a channel.
+    ChannelProtocol {
+        /// Our channel number.
+        channel: u32,
+        /// What it did.
+        violation: crate::connection::ChannelViolation,
+    },
 }
 
 impl Error {
@@ -358,7 +389,11 @@ impl Error {
             | Self::UnexpectedMessage { .. }
             | Self::StrictKexViolation { .. }
             | Self::SequenceWrapped
+            | Self::UnknownChannel { .. }
+            | Self::ChannelProtocol { .. }
             | Self::LimitExceeded(_) => DisconnectReason::ProtocolError,
+            Self::AuthAttemptsExceeded(_) => DisconnectReason::NoMoreAuthMethodsAvailable,
+            Self::Timeout(TimeoutKind::Idle | TimeoutKind::Auth) => DisconnectReason::ByApplication,
             Self::NoCommonAlgorithm { .. } => DisconnectReason::KeyExchangeFailed,
             Self::Kex(KexError::BadSignature | KexError::HostKeyChanged | KexError::InvalidHostKey(_)) => {
                 DisconnectReason::HostKeyNotVerifiable
@@ -407,6 +442,9 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("connection closed"),
             Self::Config(why) => write!(f, "invalid configuration: {why}"),
             Self::ApiMisuse(why) => write!(f, "invalid call: {why}"),
+            Self::AuthAttemptsExceeded(n) => write!(f, "too many authentication failures ({n})"),
+            Self::UnknownChannel { msg, channel } => write!(f, "message {msg} for unknown channel {channel}"),
+            Self::ChannelProtocol { channel, violation } => write!(f, "channel {channel}: {violation}"),
         }
     }
 }

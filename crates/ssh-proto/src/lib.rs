@@ -44,13 +44,16 @@
 
 pub mod algorithm;
 mod api;
+pub mod auth;
 pub mod client;
 mod config;
+pub mod connection;
 mod error;
 mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod hostkey;
+mod keys;
 mod rng;
 pub mod server;
 pub mod testing;
@@ -61,6 +64,7 @@ pub use config::{DEFAULT_SOFTWARE_VERSION, Limits, RekeyPolicy, TransportConfig}
 pub use error::{DisconnectReason, Error, KexError, Limit, PacketError, TimeoutKind, VersionError};
 pub use event::{Event, HostKeyToken, Initiator};
 pub use hostkey::{HostKey, ServerHostKey};
+pub use keys::KeyPair;
 pub use rng::SeededRng;
 pub use transport::{GexSizes, Moduli, Negotiated};
 

@@ -5,13 +5,18 @@ use std::time::Instant;
 
 use rand_core::CryptoRng;
 
-use crate::api::connection_api;
+use crate::api::{channel_api, connection_api};
+use crate::auth::server::ServerAuth;
+use crate::auth::{AuthReply, AuthToken};
 use crate::config::TransportConfig;
-use crate::error::{DisconnectReason, Error};
+use crate::connection::{ConnectionConfig, ConnectionLayer, GlobalRequest};
+use crate::error::{Error, TimeoutKind};
 use crate::hostkey::HostKey;
-use crate::transport::{Moduli, Received, Side, Transport};
+use crate::transport::{Moduli, Received, Side, Timer, Transport};
 use crate::wire::msg;
 use crate::wire::transport::Service;
+
+pub use crate::auth::server::AuthConfig;
 
 /// Public key signature algorithms announced in `server-sig-algs` by default.
 pub const DEFAULT_SERVER_SIG_ALGS: &[&str] = &[
@@ -38,6 +43,13 @@ pub struct Config {
     pub services: Vec<String>,
     /// `server-sig-algs` announced to clients (RFC 8308).
     pub server_sig_algs: Vec<String>,
+    /// User authentication: methods, `AuthenticationMethods`, banner, limits.
+    pub auth: AuthConfig,
+    /// Channels, windows, keepalive (`ClientAliveInterval`), idle timeout.
+    pub connection: ConnectionConfig,
+    /// Announce the host keys after authentication (`hostkeys-00@openssh.com`, for the
+    /// client's `UpdateHostKeys`). On by default, as in OpenSSH.
+    pub announce_host_keys: bool,
 }
 
 impl Config {
@@ -49,17 +61,25 @@ impl Config {
             moduli: Moduli::default(),
             services: vec!["ssh-userauth".to_owned()],
             server_sig_algs: DEFAULT_SERVER_SIG_ALGS.iter().map(|s| (*s).to_owned()).collect(),
+            auth: AuthConfig::default(),
+            connection: ConnectionConfig::default(),
+            announce_host_keys: true,
         }
     }
 }
 
 /// One server connection: feed it bytes and time, take bytes and events out.
 ///
-/// Drive it exactly like [`client::Connection`](crate::client::Connection).
+/// Drive it exactly like [`client::Connection`](crate::client::Connection). Authentication
+/// attempts arrive as [`Event::AuthRequest`](crate::Event::AuthRequest), answered with
+/// [`auth_reply`](Self::auth_reply); input waits meanwhile.
 pub struct Connection {
     t: Transport,
     services: Arc<[String]>,
     accepted_service: Option<String>,
+    auth: ServerAuth,
+    conn: ConnectionLayer,
+    announce_host_keys: bool,
 }
 
 impl Connection {
@@ -70,18 +90,86 @@ impl Connection {
             moduli: Arc::new(config.moduli.clone()),
             server_sig_algs: config.server_sig_algs.clone().into(),
         };
-        let t = Transport::new(side, Arc::new(config.transport.clone()), now, rng)?;
-        Ok(Self { t, services: config.services.clone().into(), accepted_service: None })
+        let mut t = Transport::new(side, Arc::new(config.transport.clone()), now, rng)?;
+        t.set_timer(Timer::Auth, config.auth.timeout.map(|d| now + d));
+        Ok(Self {
+            t,
+            services: config.services.clone().into(),
+            accepted_service: None,
+            auth: ServerAuth::new(Arc::new(config.auth.clone())),
+            conn: ConnectionLayer::new(config.connection.clone()),
+            announce_host_keys: config.announce_host_keys,
+        })
     }
 
     connection_api!();
+    channel_api!();
 
     /// The service the client was granted.
     pub fn service(&self) -> Option<&str> {
         self.accepted_service.as_deref()
     }
 
-    fn dispatch(&mut self, pkt: Received, _now: Instant) -> Result<(), Error> {
+    /// Answers the pending [`Event::AuthRequest`](crate::Event::AuthRequest). Input that
+    /// waited for the answer is processed now.
+    pub fn auth_reply(&mut self, token: AuthToken, reply: AuthReply) -> Result<(), Error> {
+        if let Err(e) = self.auth.reply(&mut self.t, token, reply) {
+            return Err(self.t.fail(e));
+        }
+        self.after_auth(self.t.now)?;
+        self.t.paused = self.input_paused();
+        self.process(self.t.now)
+    }
+
+    /// Sends a banner to show before authentication (in addition to the configured one).
+    pub fn send_auth_banner(&mut self, text: &str) -> Result<(), Error> {
+        self.auth.send_banner(&mut self.t, text)
+    }
+
+    /// Whether the client is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.auth.is_authenticated()
+    }
+
+    /// The user being (or that was) authenticated.
+    pub fn user(&self) -> Option<&str> {
+        self.auth.user()
+    }
+
+    /// Starts the connection protocol once authentication has succeeded.
+    fn after_auth(&mut self, now: Instant) -> Result<(), Error> {
+        if !self.auth.is_authenticated() || self.conn.is_active() {
+            return Ok(());
+        }
+        self.t.set_timer(Timer::Auth, None);
+        self.conn.activate(&mut self.t, now);
+        if self.announce_host_keys
+            && let Side::Server { host_keys, .. } = &self.t.side
+        {
+            let keys =
+                host_keys.iter().filter_map(|k| k.public_key().to_bytes().ok()).map(bytes::Bytes::from).collect();
+            self.conn.global_request(&mut self.t, &GlobalRequest::HostKeys { keys }, false).map_err(|e| match e {
+                crate::connection::ChannelError::Connection(e) => e,
+                _ => Error::ApiMisuse("cannot announce host keys"),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn input_paused(&self) -> bool {
+        self.auth.is_blocked()
+    }
+
+    fn on_timer(&mut self, timer: Timer, now: Instant) -> Result<(), Error> {
+        match timer {
+            Timer::Auth if !self.auth.is_authenticated() => Err(Error::Timeout(TimeoutKind::Auth)),
+            Timer::Keepalive => self.conn.on_keepalive(&mut self.t, now),
+            Timer::Idle if self.conn.is_active() => Err(Error::Timeout(TimeoutKind::Idle)),
+            _ => Ok(()),
+        }
+    }
+
+    fn dispatch(&mut self, pkt: Received, now: Instant) -> Result<(), Error> {
         let number = pkt.payload.first().copied().unwrap_or(0);
         match number {
             msg::SERVICE_REQUEST => {
@@ -97,11 +185,17 @@ impl Connection {
             msg::SERVICE_ACCEPT => {
                 Err(Error::UnexpectedMessage { msg: number, expected: "no SERVICE_ACCEPT to a server" })
             }
-            // User authentication is not part of this build yet: refuse it cleanly.
-            msg::USERAUTH_FIRST => {
-                self.t.close(DisconnectReason::NoMoreAuthMethodsAvailable, "user authentication is not available");
-                Ok(())
+            n if msg::is_userauth(n) => {
+                if self.accepted_service.as_deref() != Some("ssh-userauth") {
+                    return Err(Error::UnexpectedMessage {
+                        msg: n,
+                        expected: "SERVICE_REQUEST before user authentication",
+                    });
+                }
+                self.auth.handle(&mut self.t, n, &pkt.payload)?;
+                self.after_auth(now)
             }
+            n if msg::is_connection(n) => self.conn.handle(&mut self.t, n, &pkt.payload, pkt.seq, now),
             _ => self.t.send_unimplemented(pkt.seq),
         }
     }

@@ -1,5 +1,7 @@
 //! Our server ([`ssh_proto::server::Connection`]) behind a std::net listener on 127.0.0.1:0,
 //! one thread per connection, driven like `ssh-proto/examples/keyscan.rs` drives the client.
+//! It refuses every authentication attempt (and records it): interop here is about the
+//! transport and the authentication exchange, not about serving sessions.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -41,6 +43,8 @@ pub struct ConnectionRecord {
     pub service: Option<String>,
     /// Completed key exchanges.
     pub key_exchanges: u64,
+    /// Authentication attempts seen (`user`, method name); every one is refused.
+    pub auth_attempts: Vec<(String, String)>,
     /// The `Disconnected` event.
     pub disconnect: Option<Disconnect>,
     /// An error returned by the connection or the socket.
@@ -221,6 +225,7 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
         session_id: None,
         service: None,
         key_exchanges: 0,
+        auth_attempts: Vec::new(),
         disconnect: None,
         error: None,
     };
@@ -239,6 +244,12 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
         while let Some(ev) = conn.poll_event() {
             match ev {
                 Event::KeysExchanged { negotiated, initial: true } => rec.negotiated = Some(negotiated),
+                Event::AuthRequest { token, user, attempt, .. } => {
+                    rec.auth_attempts.push((user, attempt.method().name().to_owned()));
+                    if let Err(e) = conn.auth_reply(token, ssh_proto::auth::AuthReply::Reject) {
+                        rec.error.get_or_insert(describe(&e));
+                    }
+                }
                 Event::Disconnected { reason, description, initiator, error } => {
                     rec.disconnect =
                         Some(Disconnect { reason, description, initiator, error: error.as_ref().map(describe) });

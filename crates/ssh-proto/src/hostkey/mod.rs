@@ -1,61 +1,29 @@
 //! Host keys: signing the exchange hash (server) and verifying it (client), for plain keys
-//! and OpenSSH certificates.
-//!
-//! Ed25519, ECDSA and DSA go through `ssh-key`; RSA goes through `rsa` 0.10 directly
-//! (CRYPTO.md T1), with blinding randomness from the connection's injected RNG.
-
-mod rsa_key;
+//! and OpenSSH certificates. The signing itself is [`KeyPair`]'s.
 
 use core::fmt;
 
 use bytes::Bytes;
 use rand_core::CryptoRng;
-use ssh_key::public::KeyData;
 use ssh_key::{Certificate, HashAlg, PrivateKey, PublicKey};
 
 use crate::Error;
-use crate::algorithm::{Algorithm, HostKeyAlgorithm, KeyFamily};
+use crate::algorithm::{HostKeyAlgorithm, KeyFamily};
 use crate::error::KexError;
-use crate::wire::{Reader, WireWrite};
-
-fn family_of(key: &KeyData) -> Option<KeyFamily> {
-    Some(match key.algorithm() {
-        ssh_key::Algorithm::Ed25519 => KeyFamily::Ed25519,
-        ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP256 } => KeyFamily::EcdsaP256,
-        ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP384 } => KeyFamily::EcdsaP384,
-        ssh_key::Algorithm::Ecdsa { curve: ssh_key::EcdsaCurve::NistP521 } => KeyFamily::EcdsaP521,
-        ssh_key::Algorithm::Rsa { .. } => KeyFamily::Rsa,
-        ssh_key::Algorithm::Dsa => KeyFamily::Dsa,
-        _ => return None,
-    })
-}
-
-/// Plain algorithms that a key of `family` can sign with, in preference order.
-fn plain_algorithms(family: KeyFamily) -> &'static [HostKeyAlgorithm] {
-    match family {
-        KeyFamily::Ed25519 => &[HostKeyAlgorithm::Ed25519],
-        KeyFamily::EcdsaP256 => &[HostKeyAlgorithm::EcdsaNistp256],
-        KeyFamily::EcdsaP384 => &[HostKeyAlgorithm::EcdsaNistp384],
-        KeyFamily::EcdsaP521 => &[HostKeyAlgorithm::EcdsaNistp521],
-        KeyFamily::Rsa => &[HostKeyAlgorithm::RsaSha512, HostKeyAlgorithm::RsaSha256, HostKeyAlgorithm::SshRsa],
-        KeyFamily::Dsa => &[HostKeyAlgorithm::SshDss],
-    }
-}
+use crate::keys::{self, KeyPair};
 
 /// A server host key: a private key and, optionally, an OpenSSH host certificate for it.
 #[derive(Clone)]
 pub struct HostKey {
-    key: PrivateKey,
-    family: KeyFamily,
-    rsa: Option<rsa_key::RsaSigner>,
+    key: KeyPair,
     certificate: Option<Certificate>,
 }
 
 impl fmt::Debug for HostKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HostKey")
-            .field("family", &self.family)
-            .field("fingerprint", &self.key.fingerprint(HashAlg::Sha256).to_string())
+            .field("family", &self.key.family())
+            .field("fingerprint", &self.key.public_key().fingerprint(HashAlg::Sha256).to_string())
             .field("certificate", &self.certificate.is_some())
             .finish()
     }
@@ -64,31 +32,17 @@ impl fmt::Debug for HostKey {
 impl HostKey {
     /// Wraps a decrypted private key.
     pub fn new(key: PrivateKey) -> Result<Self, Error> {
-        if key.is_encrypted() {
-            return Err(Error::Config("host key is encrypted; decrypt it first".into()));
-        }
-        let family = family_of(key.public_key().key_data())
-            .ok_or_else(|| Error::Config(format!("unsupported host key type {}", key.algorithm())))?;
-        let rsa = match key.key_data() {
-            ssh_key::private::KeypairData::Rsa(k) => Some(rsa_key::RsaSigner::from_keypair(k)?),
-            _ => None,
-        };
-        Ok(Self { key, family, rsa, certificate: None })
+        Ok(Self { key: KeyPair::new(key)?, certificate: None })
     }
 
     /// Parses an unencrypted OpenSSH private key file (`-----BEGIN OPENSSH PRIVATE KEY-----`).
     pub fn from_openssh(text: &str) -> Result<Self, Error> {
-        let key = PrivateKey::from_openssh(text).map_err(|e| Error::Config(format!("host key: {e}")))?;
-        Self::new(key)
+        Ok(Self { key: KeyPair::from_openssh(text)?, certificate: None })
     }
 
     /// A fresh Ed25519 host key.
     pub fn generate_ed25519(rng: &mut dyn CryptoRng) -> Self {
-        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut *seed);
-        let kp = ssh_key::private::Ed25519Keypair::from_seed(&seed);
-        let key = PrivateKey::from(kp);
-        Self { key, family: KeyFamily::Ed25519, rsa: None, certificate: None }
+        Self { key: KeyPair::generate_ed25519(rng), certificate: None }
     }
 
     /// Attaches a host certificate; its public key must be this key.
@@ -108,6 +62,11 @@ impl HostKey {
         self.key.public_key()
     }
 
+    /// The key pair.
+    pub fn key_pair(&self) -> &KeyPair {
+        &self.key
+    }
+
     /// The certificate, if one is attached.
     pub fn certificate(&self) -> Option<&Certificate> {
         self.certificate.as_ref()
@@ -115,18 +74,13 @@ impl HostKey {
 
     /// The key family.
     pub fn family(&self) -> KeyFamily {
-        self.family
+        self.key.family()
     }
 
     /// Every host key algorithm this key can serve (certificate forms first when a
     /// certificate is attached).
     pub fn algorithms(&self) -> Vec<HostKeyAlgorithm> {
-        // Only what this build implements (ssh-dss needs the `dss` feature).
-        let plain: Vec<HostKeyAlgorithm> = plain_algorithms(self.family)
-            .iter()
-            .copied()
-            .filter(|a| HostKeyAlgorithm::from_name(a.name()).is_some())
-            .collect();
+        let plain = self.key.algorithms();
         let mut out = Vec::new();
         if self.certificate.is_some() {
             out.extend(plain.iter().map(|a| a.certificate()));
@@ -155,18 +109,7 @@ impl HostKey {
         data: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Vec<u8>, KexError> {
-        let raw = match (&self.rsa, alg.rsa_hash()) {
-            (Some(rsa), Some(hash)) => rsa.sign(hash, data, rng)?,
-            _ => {
-                let sig: ssh_key::Signature =
-                    signature::Signer::try_sign(&self.key, data).map_err(|e| KexError::SigningFailed(e.to_string()))?;
-                sig.as_bytes().to_vec()
-            }
-        };
-        let mut blob = Vec::with_capacity(raw.len() + 40);
-        blob.put_string(alg.signature_name().as_bytes());
-        blob.put_string(&raw);
-        Ok(blob)
+        self.key.sign(alg, data, rng).map_err(KexError::SigningFailed)
     }
 }
 
@@ -234,30 +177,10 @@ pub(crate) fn verify(
     } else {
         (PublicKey::from_bytes(blob).map_err(|e| invalid(e.to_string()))?, None)
     };
-    if family_of(key.key_data()) != Some(alg.family()) {
+    if keys::family_of(key.key_data()) != Some(alg.family()) {
         return Err(invalid(format!("{} key offered for {}", key.algorithm(), alg.signature_name())));
     }
-
-    let mut r = Reader::new(signature_blob);
-    let (Ok(sig_alg), Ok(sig)) = (r.string(), r.string()) else {
-        return Err(KexError::BadSignature);
-    };
-    if r.finish().is_err() || sig_alg != alg.signature_name().as_bytes() {
-        return Err(KexError::BadSignature);
-    }
-    let ok = match alg.rsa_hash() {
-        Some(hash) => match key.key_data() {
-            KeyData::Rsa(k) => rsa_key::verify(k, hash, data, sig),
-            _ => false,
-        },
-        None => {
-            let ssh_alg = key.algorithm();
-            ssh_key::Signature::new(ssh_alg, sig.to_vec())
-                .ok()
-                .is_some_and(|s| signature::Verifier::verify(key.key_data(), data, &s).is_ok())
-        }
-    };
-    if !ok {
+    if !keys::verify(key.key_data(), alg, signature_blob, data) {
         return Err(KexError::BadSignature);
     }
     Ok(ServerHostKey { algorithm: alg, key, certificate, blob: Bytes::copy_from_slice(blob) })

@@ -93,6 +93,8 @@ pub(crate) struct Transport {
     pub(crate) now: Instant,
     /// Set once user authentication succeeded (delayed compression may start).
     authenticated: bool,
+    /// The layer above waits for an application decision: stop decoding input.
+    pub(crate) paused: bool,
     closed: bool,
 }
 
@@ -130,6 +132,7 @@ impl Transport {
             next_token: 0,
             now,
             authenticated: false,
+            paused: false,
             closed: false,
         };
         if matches!(&t.side, Side::Server { host_keys, .. } if host_keys.is_empty()) {
@@ -157,7 +160,6 @@ impl Transport {
     }
 
     /// Called by the user-authentication layer on success (starts zlib@openssh.com).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn set_authenticated(&mut self) {
         if self.authenticated {
             return;
@@ -224,7 +226,7 @@ impl Transport {
 
     /// Whether packet processing is paused for an application decision.
     pub(crate) fn is_blocked(&self) -> bool {
-        self.kex.as_ref().is_some_and(|r| r.awaiting_decision())
+        self.paused || self.kex.as_ref().is_some_and(|r| r.awaiting_decision())
     }
 
     /// Decodes and handles packets until one for the layer above appears.
@@ -367,6 +369,23 @@ impl Transport {
         self.out.len()
     }
 
+    /// How many more bytes of upper-layer messages may be queued now without reaching a
+    /// limit: the deferral bound during a key exchange, the pending-output bound otherwise.
+    pub(crate) fn send_room(&self) -> usize {
+        if self.closed {
+            0
+        } else if self.sending_paused() {
+            self.cfg.limits.max_deferred.saturating_sub(self.deferred.len() + 4)
+        } else {
+            self.cfg.limits.max_pending_output.saturating_sub(self.out.len())
+        }
+    }
+
+    /// Largest payload one packet may carry.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.cfg.limits.max_packet
+    }
+
     /// Seals a message now, whatever the key-exchange state (kex messages, DISCONNECT).
     pub(crate) fn send_now(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
         let start = self.sealer.begin(&mut self.out);
@@ -498,10 +517,12 @@ impl Transport {
         self.timers.next()
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+    /// Fires the transport's expired timers and returns the others, for the layers above.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<Vec<Timer>, Error> {
         if self.closed {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut upper = Vec::new();
         for t in self.timers.expired(now) {
             match t {
                 Timer::Handshake => {
@@ -514,9 +535,10 @@ impl Transport {
                         self.start_kex().map_err(|e| self.fail(e))?;
                     }
                 }
+                Timer::Auth | Timer::Keepalive | Timer::Idle => upper.push(t),
             }
         }
-        Ok(())
+        Ok(upper)
     }
 
     /// Starts a re-exchange when a byte, packet or block limit is reached.
@@ -561,7 +583,7 @@ impl Transport {
         self.timers.set(t, at);
     }
 
-    pub(crate) fn wire_error(msg: u8) -> impl Fn(WireError) -> Error {
+    pub(crate) fn wire_error(msg: u8) -> impl Fn(WireError) -> Error + Copy {
         move |reason| Error::InvalidMessage { msg, reason }
     }
 

@@ -10,19 +10,28 @@ pub enum Timer {
     Handshake,
     /// Time-based rekey.
     Rekey,
+    /// Server: end of the time allowed for user authentication.
+    Auth,
+    /// Time to send a keepalive probe (or to give up on the peer).
+    Keepalive,
+    /// End of the idle time allowed without channel activity.
+    Idle,
 }
 
-const COUNT: usize = 2;
+const COUNT: usize = 5;
 
 impl Timer {
     fn index(self) -> usize {
         match self {
             Self::Handshake => 0,
             Self::Rekey => 1,
+            Self::Auth => 2,
+            Self::Keepalive => 3,
+            Self::Idle => 4,
         }
     }
 
-    const ALL: [Timer; COUNT] = [Timer::Handshake, Timer::Rekey];
+    const ALL: [Timer; COUNT] = [Timer::Handshake, Timer::Rekey, Timer::Auth, Timer::Keepalive, Timer::Idle];
 }
 
 /// The timer table.

@@ -4,6 +4,8 @@
 //! trailing bytes. Writers append to a [`BufMut`] so messages can be encoded straight into
 //! the packet buffer without an intermediate copy.
 
+pub mod auth;
+pub mod connection;
 pub mod msg;
 pub mod transport;
 
@@ -46,6 +48,11 @@ impl fmt::Display for WireError {
             Self::WrongMessage => "wrong message number",
         })
     }
+}
+
+/// Reads the message number and checks it.
+pub(crate) fn expect_msg(r: &mut Reader<'_>, number: u8) -> Result<(), WireError> {
+    if r.u8()? == number { Ok(()) } else { Err(WireError::WrongMessage) }
 }
 
 /// Longest name-list the codec accepts (OpenSSH caps KEXINIT lists far below this).

@@ -4,11 +4,7 @@
 
 use bytes::BufMut;
 
-use super::{NameList, Reader, WireError, WireWrite, msg};
-
-fn expect_msg(r: &mut Reader<'_>, number: u8) -> Result<(), WireError> {
-    if r.u8()? == number { Ok(()) } else { Err(WireError::WrongMessage) }
-}
+use super::{NameList, Reader, WireError, WireWrite, expect_msg, msg};
 
 /// `SSH_MSG_DISCONNECT`.
 #[derive(Clone, Debug, PartialEq, Eq)]

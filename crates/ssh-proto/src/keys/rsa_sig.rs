@@ -8,7 +8,6 @@ use sha2::{Sha256, Sha512};
 
 use crate::Error;
 use crate::algorithm::RsaHash;
-use crate::error::KexError;
 
 /// Smallest RSA modulus accepted (OpenSSH's `SSH_RSA_MINIMUM_MODULUS_SIZE`).
 pub(crate) const MIN_BITS: usize = 1024;
@@ -30,19 +29,19 @@ pub(crate) struct RsaSigner {
 
 impl RsaSigner {
     pub(crate) fn from_keypair(k: &ssh_key::private::RsaKeypair) -> Result<Self, Error> {
-        let bad = || Error::Config("invalid RSA host key".into());
+        let bad = || Error::Config("invalid RSA key".into());
         let p = k.private();
         let n = uint(k.public().n()).ok_or_else(bad)?;
         let e = uint(k.public().e()).ok_or_else(bad)?;
         let d = uint(p.d()).ok_or_else(bad)?;
         let primes = vec![uint(p.p()).ok_or_else(bad)?, uint(p.q()).ok_or_else(bad)?];
-        let key = rsa::PrivateKey::from_components(n, e, d, primes)
-            .map_err(|e| Error::Config(format!("RSA host key: {e}")))?;
+        let key =
+            rsa::PrivateKey::from_components(n, e, d, primes).map_err(|e| Error::Config(format!("RSA key: {e}")))?;
         Ok(Self { key })
     }
 
-    pub(crate) fn sign(&self, hash: RsaHash, data: &[u8], rng: &mut dyn CryptoRng) -> Result<Vec<u8>, KexError> {
-        let err = |e: rsa::signature::Error| KexError::SigningFailed(e.to_string());
+    pub(crate) fn sign(&self, hash: RsaHash, data: &[u8], rng: &mut dyn CryptoRng) -> Result<Vec<u8>, String> {
+        let err = |e: rsa::signature::Error| e.to_string();
         let mut rng = rng;
         Ok(match hash {
             RsaHash::Sha512 => rsa::pkcs1v15::SigningKey::<Sha512>::new(self.key.clone())
