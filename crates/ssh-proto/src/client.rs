@@ -125,22 +125,26 @@ impl Connection {
 
     /// Tries the `none` method (it tells which methods the server allows).
     pub fn auth_none(&mut self, user: &str) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.none(&mut self.t, user)
     }
 
     /// Tries `password`. [`Event::AuthPasswordChange`] means the server wants a new one.
     pub fn auth_password(&mut self, user: &str, password: &str) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.password(&mut self.t, user, password, None)
     }
 
     /// Answers [`Event::AuthPasswordChange`] with the old and the new password.
     pub fn auth_password_change(&mut self, user: &str, old: &str, new: &str) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.password(&mut self.t, user, old, Some(new))
     }
 
     /// Tries `publickey`: a query first, then the signature once the server accepts the key
     /// (signed here for a local key; asked for with [`Event::AuthSign`] for an external one).
     pub fn auth_publickey(&mut self, user: &str, identity: Identity) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.publickey(&mut self.t, user, identity)
     }
 
@@ -157,6 +161,7 @@ impl Connection {
 
     /// Tries `keyboard-interactive`; prompts arrive as [`Event::AuthPrompts`].
     pub fn auth_keyboard_interactive(&mut self, user: &str, submethods: &str) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.keyboard_interactive(&mut self.t, user, submethods)
     }
 
@@ -167,6 +172,7 @@ impl Connection {
 
     /// Tries `gssapi-with-mic` with these mechanism OIDs (DER); see [`crate::auth::gss`].
     pub fn auth_gssapi(&mut self, user: &str, mechanisms: &[&[u8]]) -> Result<(), Error> {
+        self.userauth_service()?;
         self.auth.gssapi(&mut self.t, user, mechanisms)
     }
 
@@ -209,6 +215,13 @@ impl Connection {
     pub fn prove_host_keys(&mut self, keys: &[ssh_key::PublicKey]) -> Result<Option<GlobalToken>, ChannelError> {
         let blobs = keys.iter().filter_map(|k| k.to_bytes().ok()).map(bytes::Bytes::from).collect();
         self.conn.global_request(&mut self.t, &GlobalRequest::HostKeysProve { keys: blobs }, true)
+    }
+
+    fn userauth_service(&mut self) -> Result<(), Error> {
+        if self.auth.needs_service_request() && !self.auth.is_authenticated() {
+            self.request_service(USERAUTH_SERVICE)?;
+        }
+        Ok(())
     }
 
     fn input_paused(&self) -> bool {

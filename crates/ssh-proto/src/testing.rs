@@ -19,9 +19,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::auth::{AuthAttempt, AuthReply};
 use crate::event::Event;
 use crate::rng::SeededRng;
 use crate::{Error, client, server};
+
+/// Answers the server's authentication requests in the pair: `(user, attempt) -> reply`.
+pub type AuthPolicy = Box<dyn FnMut(&str, &AuthAttempt) -> AuthReply + Send>;
 
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +58,9 @@ pub struct Pair {
     chunk_pos: usize,
     /// Rewrites bytes in flight.
     pub tamper: Option<Tamper>,
+    /// Answers [`Event::AuthRequest`] on the server (left in `server_events` too); `None`
+    /// leaves them for the test to answer.
+    pub auth_policy: Option<AuthPolicy>,
     /// Bytes moved in each direction.
     pub moved: (u64, u64),
 }
@@ -79,8 +86,27 @@ impl Pair {
             chunks: Vec::new(),
             chunk_pos: 0,
             tamper: None,
+            auth_policy: None,
             moved: (0, 0),
         })
+    }
+
+    /// A pair that has finished the handshake and authenticated `user` with `none` (the
+    /// server accepts it): the connection protocol is open on both ends.
+    pub fn authenticated(
+        client_config: client::Config,
+        server_config: server::Config,
+        now: Instant,
+        seed: u64,
+    ) -> Result<Self, Error> {
+        let mut p = Self::new(client_config, server_config, now, seed)?;
+        p.auth_policy = Some(Box::new(|_, _| AuthReply::Accept));
+        p.client.auth_none("user")?;
+        p.drive()?;
+        if !(p.client.is_authenticated() && p.server.is_authenticated()) {
+            return Err(Error::ApiMisuse("the pair did not authenticate"));
+        }
+        Ok(p)
     }
 
     fn deliver(&mut self, dir: Direction, bytes: Bytes) -> Result<(), Error> {
@@ -150,7 +176,11 @@ impl Pair {
         }
         while let Some(ev) = self.server.poll_event() {
             progressed = true;
+            let answer = self.answer(&ev);
             self.server_events.push(ev);
+            if let Some((token, reply)) = answer {
+                self.server.auth_reply(token, reply)?;
+            }
         }
         // A DISCONNECT queued by a failing end still reaches the other end.
         if self.client.is_closed() || self.server.is_closed() {
@@ -165,6 +195,14 @@ impl Pair {
         Ok(progressed)
     }
 
+    /// The auth policy's answer to a server event, if it is an authentication request.
+    fn answer(&mut self, ev: &Event) -> Option<(crate::auth::AuthToken, AuthReply)> {
+        match (ev, &mut self.auth_policy) {
+            (Event::AuthRequest { token, user, attempt, .. }, Some(policy)) => Some((*token, policy(user, attempt))),
+            _ => None,
+        }
+    }
+
     /// Steps until nothing moves (at most 10 000 rounds).
     pub fn drive(&mut self) -> Result<(), Error> {
         for _ in 0..10_000 {
@@ -175,15 +213,47 @@ impl Pair {
         Err(Error::ApiMisuse("pair did not go idle within 10 000 rounds"))
     }
 
-    /// Advances the clock, fires due timers on both ends, and drives.
+    /// Advances the clock, fires due timers on both ends, and drives. Events are collected
+    /// even when a timer ends a connection (its error is returned after the drive).
     pub fn advance(&mut self, d: Duration) -> Result<(), Error> {
         self.now += d;
+        let mut first = Ok(());
         if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.client.handle_timeout(self.now)?;
+            first = self.client.handle_timeout(self.now);
         }
         if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
-            self.server.handle_timeout(self.now)?;
+            let r = self.server.handle_timeout(self.now);
+            first = first.and(r);
         }
-        self.drive()
+        let driven = self.drive();
+        first.and(driven)
+    }
+
+    /// Moves the client's output to the server only, answering the server's events as
+    /// [`step`](Self::step) does, and drops what the server sends back: for feeding a server
+    /// requests the client state machine would not make.
+    pub fn client_to_server_only(&mut self) -> Result<(), Error> {
+        while let Some(b) = self.client.poll_transmit() {
+            self.deliver(Direction::ToServer, b)?;
+        }
+        for _ in 0..10_000 {
+            while self.server.poll_transmit().is_some() {}
+            let mut progressed = false;
+            while let Some(ev) = self.server.poll_event() {
+                progressed = true;
+                let answer = self.answer(&ev);
+                self.server_events.push(ev);
+                if let Some((token, reply)) = answer
+                    && let Err(e) = self.server.auth_reply(token, reply)
+                {
+                    self.server_events.extend(std::iter::from_fn(|| self.server.poll_event()));
+                    return Err(e);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(())
     }
 }

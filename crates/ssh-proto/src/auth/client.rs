@@ -156,7 +156,12 @@ impl ClientAuth {
         &self.user
     }
 
-    /// Whether the `ssh-userauth` service request is ours to send (not yet sent).
+    /// Whether the `ssh-userauth` service still has to be requested.
+    pub(crate) fn needs_service_request(&self) -> bool {
+        self.service == Service::NotRequested
+    }
+
+    /// The `ssh-userauth` service request went out.
     pub(crate) fn note_service_requested(&mut self) {
         if self.service == Service::NotRequested {
             self.service = Service::Requested;
@@ -193,12 +198,7 @@ impl ClientAuth {
                 self.state = State::Queued(q);
                 Ok(())
             }
-            Service::NotRequested => {
-                t.send(|w| crate::wire::transport::Service { name: USERAUTH_SERVICE }.encode(msg::SERVICE_REQUEST, w))?;
-                self.service = Service::Requested;
-                self.state = State::Queued(q);
-                Ok(())
-            }
+            Service::NotRequested => Err(Error::ApiMisuse("request the ssh-userauth service first")),
         }
     }
 

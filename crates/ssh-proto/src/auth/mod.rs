@@ -239,3 +239,6 @@ pub enum AuthReply {
     /// completed without output).
     GssapiToken(bytes::Bytes),
 }
+
+#[cfg(test)]
+mod tests;

@@ -464,8 +464,12 @@ impl Transport {
         {
             {
                 let sig_algs = server_sig_algs.join(",");
-                let ext =
-                    ExtInfo { extensions: vec![("server-sig-algs", sig_algs.as_bytes()), ("ping@openssh.com", b"0")] };
+                let mut extensions = vec![("ping@openssh.com", &b"0"[..])];
+                // An empty list would tell the client "no algorithm is accepted".
+                if !sig_algs.is_empty() {
+                    extensions.insert(0, ("server-sig-algs", sig_algs.as_bytes()));
+                }
+                let ext = ExtInfo { extensions };
                 self.send_now(|w| ext.encode(w))?;
             }
         }
