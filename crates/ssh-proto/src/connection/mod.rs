@@ -1004,3 +1004,6 @@ fn verify_proofs(t: &Transport, blobs: &[Bytes], data: &[u8]) -> Vec<ssh_key::Pu
     }
     keys
 }
+
+#[cfg(test)]
+mod tests;
