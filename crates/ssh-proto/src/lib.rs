@@ -64,7 +64,7 @@ pub use config::{DEFAULT_SOFTWARE_VERSION, Limits, RekeyPolicy, TransportConfig}
 pub use error::{DisconnectReason, Error, KexError, Limit, PacketError, TimeoutKind, VersionError};
 pub use event::{Event, HostKeyToken, Initiator};
 pub use hostkey::{HostKey, ServerHostKey};
-pub use keys::KeyPair;
+pub use keys::{KeyPair, SigningError};
 pub use rng::SeededRng;
 pub use transport::{GexSizes, Moduli, Negotiated};
 

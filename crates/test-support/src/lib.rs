@@ -34,6 +34,7 @@ mod paramiko;
 mod peers;
 pub mod process;
 mod server;
+mod session;
 mod sshd;
 
 pub use algos::Combo;
@@ -45,6 +46,7 @@ pub use paramiko::{
 };
 pub use peers::{Peer, interop_required, peers_available, python};
 pub use server::{ConnectionRecord, Disconnect, ServerOptions, TestServer};
+pub use session::{Credential, ExecOutcome, ExecRequest, client_exec};
 pub use sshd::{GeneratedHostKey, Sshd, SshdAlgorithms, SshdOptions};
 
 /// Returns from the calling test (after a loud `SKIPPED:` line) unless every listed peer is

@@ -189,9 +189,25 @@ impl Sshd {
         self.host_keys.iter().find(|k| k.name == name)
     }
 
-    /// The CA that signed the host certificates (`ssh-ed25519 base64`).
+    /// The CA that signed the host certificates (`ssh-ed25519 base64`). sshd also trusts it
+    /// for user certificates (`TrustedUserCAKeys`).
     pub fn ca_public_key(&self) -> &str {
         &self.ca_public
+    }
+
+    /// The CA's private key file (OpenSSH format, no passphrase).
+    pub fn ca_private_path(&self) -> PathBuf {
+        self.dir.path().join("ca_ed25519")
+    }
+
+    /// Adds a public key line (`type base64 [comment]`) to the authorized_keys file that
+    /// sshd reads for every user; takes effect for the next connection.
+    pub fn authorize_key(&self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        let p = self.dir.path().join("authorized_keys");
+        let mut f =
+            fs::OpenOptions::new().create(true).append(true).open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        writeln!(f, "{}", line.trim()).map_err(|e| format!("{}: {e}", p.display()))
     }
 
     /// Its temporary directory.
@@ -395,7 +411,8 @@ fn config_text(dir: &Path, port: u16, keys: &[GeneratedHostKey], algs: &SshdAlgo
         s,
         "StrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nLogLevel {}\nMaxStartups {}\nMaxSessions 100\n\
          LoginGraceTime 60\nUseDNS no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-         AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp",
+         AuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/ca_ed25519.pub\n\
+         PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp",
         o.log_level, o.max_startups
     );
     for line in &o.extra_config {

@@ -450,7 +450,8 @@ impl ClientAuth {
                     let data = publickey_signed_data(&sid, &self.user, CONNECTION_SERVICE, a.current.name(), &a.blob);
                     match &a.identity {
                         Identity::Key(k) | Identity::Certificate(k, _) => {
-                            let sig = k.sign(a.current, &data, &mut *t.rng).map_err(Error::Config)?;
+                            let sig =
+                                k.sign(a.current, &data, &mut *t.rng).map_err(|e| Error::Config(e.to_string()))?;
                             let method = RequestMethod::PublicKey {
                                 algorithm: a.current.name(),
                                 key: &a.blob,

@@ -41,6 +41,8 @@ pub struct ChannelInfo {
 
 #[derive(Debug)]
 pub(crate) struct Channel {
+    /// Which use of the channel number this is (see `ChannelId`).
+    pub(crate) generation: u32,
     pub(crate) state: ChannelState,
     pub(crate) remote_id: u32,
     /// Credit the peer has left.
@@ -67,6 +69,7 @@ pub(crate) struct Channel {
 impl Channel {
     pub(crate) fn new(state: ChannelState, recv_window: u32, recv_max_packet: u32) -> Self {
         Self {
+            generation: 0,
             state,
             remote_id: 0,
             recv_window,

@@ -41,20 +41,25 @@ use crate::wire::connection::{
 use crate::wire::{Reader, WireWrite, msg};
 use channel::Channel;
 
-/// A channel, named by our local channel number.
+/// A channel: our local channel number, and which use of that number it is. Numbers are
+/// reused once a channel closes; the generation keeps a command that was meant for the old
+/// channel (answering an event raised before the close) from reaching the new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChannelId(pub(crate) u32);
+pub struct ChannelId {
+    number: u32,
+    generation: u32,
+}
 
 impl ChannelId {
-    /// The local channel number.
+    /// The local channel number (the one on the wire).
     pub fn number(self) -> u32 {
-        self.0
+        self.number
     }
 }
 
 impl fmt::Display for ChannelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "channel {}", self.0)
+        write!(f, "channel {}", self.number)
     }
 }
 
@@ -172,6 +177,7 @@ pub(crate) struct ConnectionLayer {
     /// Indexed by local channel number.
     channels: Vec<Option<Box<Channel>>>,
     live: usize,
+    generations: u32,
     global_out: VecDeque<GlobalOut>,
     global_in: VecDeque<(u64, Option<GlobalReply>)>,
     active: bool,
@@ -192,6 +198,7 @@ impl ConnectionLayer {
             cfg,
             channels: Vec::new(),
             live: 0,
+            generations: 0,
             global_out: VecDeque::new(),
             global_in: VecDeque::new(),
             active: false,
@@ -232,25 +239,37 @@ impl ConnectionLayer {
     }
 
     fn get(&self, id: ChannelId) -> Result<&Channel, ChannelError> {
-        self.channels.get(id.0 as usize).and_then(|c| c.as_deref()).ok_or(ChannelError::Unknown(id))
+        self.channels
+            .get(id.number as usize)
+            .and_then(|c| c.as_deref())
+            .filter(|c| c.generation == id.generation)
+            .ok_or(ChannelError::Unknown(id))
     }
 
     fn get_mut(&mut self, id: ChannelId) -> Result<&mut Channel, ChannelError> {
-        self.channels.get_mut(id.0 as usize).and_then(|c| c.as_deref_mut()).ok_or(ChannelError::Unknown(id))
+        self.channels
+            .get_mut(id.number as usize)
+            .and_then(|c| c.as_deref_mut())
+            .filter(|c| c.generation == id.generation)
+            .ok_or(ChannelError::Unknown(id))
     }
 
-    /// The channel a peer message names; an unknown number is a protocol error.
-    fn peer_channel(&mut self, number: u8, recipient: u32) -> Result<&mut Channel, Error> {
-        self.channels
+    /// The channel a peer message names, and its id; an unknown number is a protocol error.
+    fn peer_channel(&mut self, number: u8, recipient: u32) -> Result<(ChannelId, &mut Channel), Error> {
+        let ch = self
+            .channels
             .get_mut(recipient as usize)
             .and_then(|c| c.as_deref_mut())
-            .ok_or(Error::UnknownChannel { msg: number, channel: recipient })
+            .ok_or(Error::UnknownChannel { msg: number, channel: recipient })?;
+        Ok((ChannelId { number: recipient, generation: ch.generation }, ch))
     }
 
-    fn allocate(&mut self, ch: Channel) -> Option<ChannelId> {
+    fn allocate(&mut self, mut ch: Channel) -> Option<ChannelId> {
         if self.live >= self.cfg.max_channels {
             return None;
         }
+        self.generations = self.generations.wrapping_add(1);
+        ch.generation = self.generations;
         let slot = match self.channels.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
@@ -258,14 +277,16 @@ impl ConnectionLayer {
                 self.channels.len() - 1
             }
         };
-        let id = u32::try_from(slot).ok()?;
+        let number = u32::try_from(slot).ok()?;
+        let generation = ch.generation;
         *self.channels.get_mut(slot)? = Some(Box::new(ch));
         self.live += 1;
-        Some(ChannelId(id))
+        Some(ChannelId { number, generation })
     }
 
     fn free(&mut self, id: ChannelId) -> Option<Box<Channel>> {
-        let ch = self.channels.get_mut(id.0 as usize)?.take()?;
+        self.get(id).ok()?;
+        let ch = self.channels.get_mut(id.number as usize)?.take()?;
         self.live -= 1;
         // Keep the table short once the tail empties.
         while self.channels.last().is_some_and(Option::is_none) {
@@ -282,7 +303,7 @@ impl ConnectionLayer {
         let id = self.allocate(ch).ok_or(ChannelError::Connection(Error::LimitExceeded(Limit::Channels)))?;
         let open = ChannelOpen {
             kind: kind.name(),
-            sender: id.0,
+            sender: id.number,
             window: self.cfg.window,
             max_packet: self.cfg.max_packet,
             data: &[],
@@ -305,7 +326,7 @@ impl ConnectionLayer {
         if ch.state != ChannelState::PendingAccept {
             return Err(ChannelError::NotOpen(id));
         }
-        let conf = OpenConfirmation { recipient: ch.remote_id, sender: id.0, window, max_packet, data: &[] };
+        let conf = OpenConfirmation { recipient: ch.remote_id, sender: id.number, window, max_packet, data: &[] };
         t.send(|w| conf.encode(w))?;
         ch.state = ChannelState::Open;
         Ok(())
@@ -345,8 +366,13 @@ impl ConnectionLayer {
         self.ready(t)?;
         let header = if code.is_some() { EXTENDED_DATA_HEADER } else { DATA_HEADER };
         let max_payload = t.max_payload();
-        let ch =
-            self.channels.get_mut(id.0 as usize).and_then(|c| c.as_deref_mut()).ok_or(ChannelError::Unknown(id))?;
+        // A field borrow, not `get_mut`: `room_blocked` is updated while `ch` is in use.
+        let ch = self
+            .channels
+            .get_mut(id.number as usize)
+            .and_then(|c| c.as_deref_mut())
+            .filter(|c| c.generation == id.generation)
+            .ok_or(ChannelError::Unknown(id))?;
         if ch.state != ChannelState::Open {
             return Err(ChannelError::NotOpen(id));
         }
@@ -384,9 +410,10 @@ impl ConnectionLayer {
         Ok(sent)
     }
 
+    /// A channel that closed meanwhile has nothing to replenish: no effect then.
     pub(crate) fn consumed(&mut self, t: &mut Transport, id: ChannelId, n: usize) -> Result<(), ChannelError> {
         self.ready(t)?;
-        let ch = self.get_mut(id)?;
+        let Ok(ch) = self.get_mut(id) else { return Ok(()) };
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         if let Some(bytes) = ch.consume(n)
             && !ch.eof_received
@@ -411,9 +438,10 @@ impl ConnectionLayer {
         Ok(())
     }
 
+    /// Closing a channel that is already gone (the peer's CLOSE came first) has no effect.
     pub(crate) fn close(&mut self, t: &mut Transport, id: ChannelId) -> Result<(), ChannelError> {
         self.ready(t)?;
-        let ch = self.get_mut(id)?;
+        let Ok(ch) = self.get_mut(id) else { return Ok(()) };
         match ch.state {
             ChannelState::Open => {}
             // Not confirmed yet: the CLOSE goes out once it is (RFC 4254 §5.3 needs the
@@ -594,7 +622,8 @@ impl ConnectionLayer {
                 && ch.send_window > 0
             {
                 ch.want_writable = false;
-                t.events.push_back(Event::ChannelWritable { id: ChannelId(i as u32) });
+                let id = ChannelId { number: i as u32, generation: ch.generation };
+                t.events.push_back(Event::ChannelWritable { id });
             }
         }
     }
@@ -622,7 +651,7 @@ impl ConnectionLayer {
                 let d = ChannelData::decode(payload).map_err(bad)?;
                 let (offset, len, code) = (d.data_offset(), d.data.len(), d.code);
                 let recipient = d.recipient;
-                let ch = self.peer_channel(number, recipient)?;
+                let (id, ch) = self.peer_channel(number, recipient)?;
                 if ch.state != ChannelState::Open {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "data on an open channel" });
                 }
@@ -653,7 +682,6 @@ impl ConnectionLayer {
                 }
                 if n > 0 {
                     let data = payload.slice(offset..offset + len);
-                    let id = ChannelId(recipient);
                     t.events.push_back(match code {
                         None => Event::ChannelData { id, data },
                         Some(code) => Event::ChannelExtendedData { id, code, data },
@@ -664,7 +692,7 @@ impl ConnectionLayer {
             }
             msg::CHANNEL_WINDOW_ADJUST => {
                 let a = WindowAdjust::decode(payload).map_err(bad)?;
-                let ch = self.peer_channel(number, a.recipient)?;
+                let (id, ch) = self.peer_channel(number, a.recipient)?;
                 if ch.state != ChannelState::Open {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "window adjust on an open channel" });
                 }
@@ -674,13 +702,13 @@ impl ConnectionLayer {
                 })?;
                 if ch.want_writable && ch.send_window > 0 && !ch.close_sent && !ch.eof_sent {
                     ch.want_writable = false;
-                    t.events.push_back(Event::ChannelWritable { id: ChannelId(a.recipient) });
+                    t.events.push_back(Event::ChannelWritable { id: id });
                 }
                 Ok(())
             }
             msg::CHANNEL_EOF => {
                 let recipient = wire::decode_recipient(payload, number).map_err(bad)?;
-                let ch = self.peer_channel(number, recipient)?;
+                let (id, ch) = self.peer_channel(number, recipient)?;
                 if ch.state != ChannelState::Open {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "EOF on an open channel" });
                 }
@@ -692,20 +720,19 @@ impl ConnectionLayer {
                 }
                 ch.eof_received = true;
                 if !ch.close_sent {
-                    t.events.push_back(Event::ChannelEof { id: ChannelId(recipient) });
+                    t.events.push_back(Event::ChannelEof { id: id });
                 }
                 Ok(())
             }
             msg::CHANNEL_CLOSE => {
                 let recipient = wire::decode_recipient(payload, number).map_err(bad)?;
-                let ch = self.peer_channel(number, recipient)?;
+                let (id, ch) = self.peer_channel(number, recipient)?;
                 if ch.state != ChannelState::Open {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "CLOSE on an open channel" });
                 }
                 if !ch.close_sent {
                     t.send(|w| wire::encode_recipient(msg::CHANNEL_CLOSE, ch.remote_id, w))?;
                 }
-                let id = ChannelId(recipient);
                 let exit = self.free(id).and_then(|c| c.exit);
                 t.events.push_back(Event::ChannelClosed { id, exit });
                 self.touch(t, now);
@@ -714,7 +741,7 @@ impl ConnectionLayer {
             msg::CHANNEL_OPEN => self.peer_open(t, payload, now),
             msg::CHANNEL_OPEN_CONFIRMATION => {
                 let c = OpenConfirmation::decode(payload).map_err(bad)?;
-                let ch = self.peer_channel(number, c.recipient)?;
+                let (id, ch) = self.peer_channel(number, c.recipient)?;
                 if ch.state != ChannelState::Opening {
                     return Err(Error::UnexpectedMessage {
                         msg: number,
@@ -725,7 +752,6 @@ impl ConnectionLayer {
                 ch.remote_id = c.sender;
                 ch.send_window = c.window;
                 ch.send_max_packet = c.max_packet;
-                let id = ChannelId(c.recipient);
                 if ch.close_sent {
                     // Closed by the application before the confirmation arrived.
                     t.send(|w| wire::encode_recipient(msg::CHANNEL_CLOSE, c.sender, w))?;
@@ -736,11 +762,10 @@ impl ConnectionLayer {
             }
             msg::CHANNEL_OPEN_FAILURE => {
                 let f = WireOpenFailure::decode(payload).map_err(bad)?;
-                let ch = self.peer_channel(number, f.recipient)?;
+                let (id, ch) = self.peer_channel(number, f.recipient)?;
                 if ch.state != ChannelState::Opening {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "failure of a channel we opened" });
                 }
-                let id = ChannelId(f.recipient);
                 self.free(id);
                 let description: String = String::from_utf8_lossy(f.description).chars().take(1024).collect();
                 t.events.push_back(Event::ChannelOpenFailed {
@@ -753,7 +778,7 @@ impl ConnectionLayer {
             msg::CHANNEL_REQUEST => self.peer_request(t, payload),
             msg::CHANNEL_SUCCESS | msg::CHANNEL_FAILURE => {
                 let recipient = wire::decode_recipient(payload, number).map_err(bad)?;
-                let ch = self.peer_channel(number, recipient)?;
+                let (id, ch) = self.peer_channel(number, recipient)?;
                 let Some(request) = ch.requests_out.pop_front() else {
                     return Err(Error::UnexpectedMessage {
                         msg: number,
@@ -761,7 +786,7 @@ impl ConnectionLayer {
                     });
                 };
                 t.events.push_back(Event::ChannelRequestResult {
-                    id: ChannelId(recipient),
+                    id: id,
                     request: request.into(),
                     success: number == msg::CHANNEL_SUCCESS,
                 });
@@ -854,7 +879,7 @@ impl ConnectionLayer {
         let max_pending = self.cfg.max_pending_requests;
         let token = t.next_token;
         t.next_token += 1;
-        let ch = self.peer_channel(number, r.recipient)?;
+        let (id, ch) = self.peer_channel(number, r.recipient)?;
         if ch.state != ChannelState::Open {
             return Err(Error::UnexpectedMessage { msg: number, expected: "a request on an open channel" });
         }
@@ -884,7 +909,7 @@ impl ConnectionLayer {
             return Self::flush_request_replies(t, ch);
         }
         let token = r.want_reply.then_some(RequestToken(token));
-        t.events.push_back(Event::ChannelRequest { id: ChannelId(r.recipient), token, request });
+        t.events.push_back(Event::ChannelRequest { id: id, token, request });
         Ok(())
     }
 

@@ -119,10 +119,17 @@ fn exec_session_end_to_end() {
     assert!(p.server_events.iter().any(|e| matches!(e, Event::ChannelClosed { id, exit: None } if *id == s)));
     assert_eq!(p.client.channel_count(), 0);
     assert_eq!(p.server.channel_count(), 0);
-    // The number is free again; the old one is unknown.
+    // The number is free again; the old id is unknown, also once the number is reused.
     assert_eq!(p.client.channel_send(c, b"x"), Err(ChannelError::Unknown(c)));
     let (c2, _) = session(&mut p);
-    assert_eq!(c2, c, "channel numbers are reused");
+    assert_eq!(c2.number(), c.number(), "channel numbers are reused");
+    assert_ne!(c2, c);
+    assert_eq!(p.client.channel_send(c, b"x"), Err(ChannelError::Unknown(c)));
+    // Closing or consuming on a channel that is gone has no effect (events about it may
+    // still be in the application's hands), and never touches the new one.
+    p.client.channel_close(c).unwrap();
+    p.client.channel_consumed(c, 10).unwrap();
+    assert!(!p.client.channel_info(c2).unwrap().close_sent);
 }
 
 #[test]

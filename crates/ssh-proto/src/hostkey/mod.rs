@@ -109,7 +109,7 @@ impl HostKey {
         data: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Vec<u8>, KexError> {
-        self.key.sign(alg, data, rng).map_err(KexError::SigningFailed)
+        self.key.sign(alg, data, rng).map_err(|e| KexError::SigningFailed(e.0))
     }
 }
 

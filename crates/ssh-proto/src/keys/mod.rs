@@ -114,17 +114,18 @@ impl KeyPair {
         plain_algorithms(self.family)
     }
 
-    /// The signature blob (`string alg ‖ string sig`) over `data` with `alg` (a plain or
-    /// certificate algorithm of this key's family).
-    pub(crate) fn sign(&self, alg: HostKeyAlgorithm, data: &[u8], rng: &mut dyn CryptoRng) -> Result<Vec<u8>, String> {
+    /// The signature blob (`string alg ‖ string sig`, as SSH and agents carry it) over
+    /// `data` with `alg`, a plain or certificate algorithm of this key's family. `rng` gives
+    /// RSA its blinding.
+    pub fn sign(&self, alg: HostKeyAlgorithm, data: &[u8], rng: &mut dyn CryptoRng) -> Result<Vec<u8>, SigningError> {
         if alg.family() != self.family {
-            return Err(format!("a {:?} key cannot sign {}", self.family, alg.name()));
+            return Err(SigningError(format!("a {:?} key cannot sign {}", self.family, alg.name())));
         }
         let raw = match (&self.rsa, alg.rsa_hash()) {
-            (Some(rsa), Some(hash)) => rsa.sign(hash, data, rng)?,
+            (Some(rsa), Some(hash)) => rsa.sign(hash, data, rng).map_err(SigningError)?,
             _ => {
                 let sig: ssh_key::Signature =
-                    signature::Signer::try_sign(&self.key, data).map_err(|e| e.to_string())?;
+                    signature::Signer::try_sign(&self.key, data).map_err(|e| SigningError(e.to_string()))?;
                 sig.as_bytes().to_vec()
             }
         };
@@ -134,6 +135,18 @@ impl KeyPair {
         Ok(blob)
     }
 }
+
+/// A signature could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningError(pub String);
+
+impl fmt::Display for SigningError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "signing failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for SigningError {}
 
 /// Whether `signature_blob` (`string alg ‖ string sig`, nothing after) is a valid signature
 /// of `data` by `key` under `alg` (the blob's algorithm name must be `alg`'s).
