@@ -702,7 +702,7 @@ impl ConnectionLayer {
                 })?;
                 if ch.want_writable && ch.send_window > 0 && !ch.close_sent && !ch.eof_sent {
                     ch.want_writable = false;
-                    t.events.push_back(Event::ChannelWritable { id: id });
+                    t.events.push_back(Event::ChannelWritable { id });
                 }
                 Ok(())
             }
@@ -720,7 +720,7 @@ impl ConnectionLayer {
                 }
                 ch.eof_received = true;
                 if !ch.close_sent {
-                    t.events.push_back(Event::ChannelEof { id: id });
+                    t.events.push_back(Event::ChannelEof { id });
                 }
                 Ok(())
             }
@@ -786,7 +786,7 @@ impl ConnectionLayer {
                     });
                 };
                 t.events.push_back(Event::ChannelRequestResult {
-                    id: id,
+                    id,
                     request: request.into(),
                     success: number == msg::CHANNEL_SUCCESS,
                 });
@@ -909,7 +909,7 @@ impl ConnectionLayer {
             return Self::flush_request_replies(t, ch);
         }
         let token = r.want_reply.then_some(RequestToken(token));
-        t.events.push_back(Event::ChannelRequest { id: id, token, request });
+        t.events.push_back(Event::ChannelRequest { id, token, request });
         Ok(())
     }
 
