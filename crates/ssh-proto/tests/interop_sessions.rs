@@ -23,7 +23,7 @@ use test_support::{Credential, ExecRequest, Peer, Sshd, SshdOptions, client_exec
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn current_user() -> String {
-    let out = run(&mut Command::new("id").arg("-un"), Duration::from_secs(10)).expect("id -un");
+    let out = run(Command::new("id").arg("-un"), Duration::from_secs(10)).expect("id -un");
     out.stdout.trim().to_owned()
 }
 
