@@ -209,3 +209,239 @@ fn bulk_download_with_forced_rekeys_is_intact() {
     assert!(out.key_exchanges >= 8, "only {} key exchanges", out.key_exchanges);
     assert_eq!(out.exit, Some(ExitStatus::Code(0)));
 }
+
+// ---- OpenSSH `ssh` against our server ----------------------------------------------------
+
+mod ssh_to_our_server {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use ssh_proto::server;
+    use test_support::fixtures::{self, Fixture};
+    use test_support::process::{Finished, run, run_with_input, tail};
+    use test_support::{AuthPolicy, Peer, ServerOptions, TestServer, require_peers};
+
+    /// A private key file ssh accepts (mode 0600) in `dir`.
+    fn key_file(dir: &Path, f: &Fixture) -> PathBuf {
+        let p = dir.join(format!("id_{}", f.name));
+        std::fs::copy(&f.private_path, &p).expect("copy key");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        p
+    }
+
+    fn server(policy: AuthPolicy) -> TestServer {
+        let mut cfg = server::Config::new(fixtures::fixtures().iter().map(Fixture::host_key).collect());
+        cfg.auth.banner = Some("toy server\n".into());
+        TestServer::start_with(cfg.into(), ServerOptions { auth: policy, ..Default::default() }).expect("start server")
+    }
+
+    fn ssh(server: &TestServer, args: &[&str], command: &str, stdin: &[u8]) -> Finished {
+        let mut cmd = Command::new("ssh");
+        // The caller's options first: in ssh the first value given wins.
+        cmd.args(args);
+        cmd.args(["-F", "/dev/null", "-p", &server.port().to_string(), "-l", "alice"]);
+        cmd.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
+        cmd.args(["-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes"]);
+        cmd.arg("127.0.0.1").arg(command);
+        run_with_input(&mut cmd, stdin, Duration::from_secs(60)).expect("run ssh")
+    }
+
+    #[test]
+    fn ssh_logs_in_with_keys_and_runs_commands() {
+        require_peers!(Peer::Ssh);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fx: Vec<Fixture> = ["ed25519", "ecdsa256", "ecdsa521", "rsa2048"].map(fixtures::fixture).into();
+        let server = server(AuthPolicy { keys: fx.iter().map(|f| f.public.clone()).collect(), password: None });
+        for f in &fx {
+            let key = key_file(dir.path(), f);
+            let id = ["-i", key.to_str().unwrap(), "-o", "BatchMode=yes"];
+            let out = ssh(&server, &id, "echo hello", b"");
+            assert_eq!(
+                (out.status.code(), out.stdout.as_str()),
+                (Some(0), "hello\n"),
+                "{}: {}",
+                f.name,
+                tail(&out.stderr, 2000)
+            );
+        }
+        let key = key_file(dir.path(), &fx[0]);
+        let id = ["-i", key.to_str().unwrap(), "-o", "BatchMode=yes"];
+        // The banner, shown at the default log level.
+        let out = ssh(&server, &[&id[..], &["-o", "LogLevel=INFO"]].concat(), "echo x", b"");
+        assert!(out.stderr.contains("toy server"), "banner not shown: {}", out.stderr);
+        // Exit codes and stderr.
+        let out = ssh(&server, &id, "exit 3", b"");
+        assert_eq!(out.status.code(), Some(3), "{}", out.stderr);
+        let out = ssh(&server, &id, "stderr oops", b"");
+        assert!(out.stderr.contains("oops") && out.stdout.is_empty(), "{out:?}");
+        // Environment through SendEnv.
+        let mut with_env: Vec<&str> = id.to_vec();
+        with_env.extend(["-o", "SendEnv=SSHRS_TOY"]);
+        let out = {
+            // The variable is set for ssh only, through env(1).
+            let mut cmd = Command::new("env");
+            cmd.arg("SSHRS_TOY=set").arg("ssh");
+            cmd.args(["-F", "/dev/null", "-p", &server.port().to_string(), "-l", "alice"]);
+            cmd.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
+            cmd.args(&with_env).arg("127.0.0.1").arg("env SSHRS_TOY");
+            run(cmd.stdin(Stdio::null()), Duration::from_secs(60)).expect("run ssh")
+        };
+        assert_eq!(out.stdout, "set\n", "{}", out.stderr);
+        // A pty when forced with -t -t.
+        let mut tty: Vec<&str> = id.to_vec();
+        tty.extend(["-t", "-t"]);
+        let out = ssh(&server, &tty, "tty", b"");
+        assert!(out.stdout.contains("pty"), "{out:?}");
+        // stdin through cat: 4 MiB, twice OpenSSH's window, echoed exactly.
+        let input: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| b'a' + (i % 23) as u8).collect();
+        let out = ssh(&server, &id, "cat", &input);
+        assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+        assert!(
+            out.stdout.as_bytes() == input.as_slice(),
+            "cat echoed {} bytes; {}; {:?}",
+            out.stdout.len(),
+            out.stderr,
+            server.records().last()
+        );
+        // 32 MiB from our server, as fast as ssh's window lets it.
+        let out = ssh(&server, &id, "bulk 33554432", b"");
+        assert_eq!(out.stdout.len(), 33_554_432, "{}", out.stderr);
+        assert!(out.stdout.as_bytes().chunks(17).all(|c| c == &b"0123456789abcdef\n"[..c.len()]));
+        // Records: every connection authenticated alice with a key.
+        let records = server.records();
+        assert!(records.iter().all(|r| r.authenticated.as_deref() == Some("alice")), "{records:?}");
+    }
+
+    #[test]
+    fn ssh_password_and_keyboard_interactive_through_askpass() {
+        require_peers!(Peer::Ssh);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let askpass = dir.path().join("askpass.sh");
+        std::fs::write(&askpass, "#!/bin/sh\necho sesame\n").expect("write askpass");
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let server = server(AuthPolicy { keys: Vec::new(), password: Some("sesame".into()) });
+        for method in ["password", "keyboard-interactive"] {
+            let mut cmd = Command::new("ssh");
+            cmd.env("SSH_ASKPASS", &askpass).env("SSH_ASKPASS_REQUIRE", "force").env("DISPLAY", ":0");
+            cmd.args(["-F", "/dev/null", "-p", &server.port().to_string(), "-l", "alice"]);
+            cmd.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]);
+            cmd.args(["-o", &format!("PreferredAuthentications={method}"), "-o", "NumberOfPasswordPrompts=1"]);
+            cmd.args(["-o", "PubkeyAuthentication=no"]).arg("127.0.0.1").arg("echo in");
+            let out = run(cmd.stdin(Stdio::null()), Duration::from_secs(60)).expect("run ssh");
+            assert_eq!(out.stdout, "in\n", "{method}: {}", out.stderr);
+        }
+        let methods: Vec<String> =
+            server.records().iter().flat_map(|r| r.auth_attempts.iter().map(|(_, m)| m.clone())).collect();
+        assert!(
+            methods.iter().any(|m| m == "password") && methods.iter().any(|m| m == "keyboard-interactive"),
+            "{methods:?}"
+        );
+    }
+}
+
+// ---- Paramiko, both directions --------------------------------------------------------------
+
+mod paramiko_sessions {
+    use std::sync::Arc;
+
+    use ssh_proto::client::{self, Identity};
+    use ssh_proto::connection::ExitStatus;
+    use ssh_proto::server;
+    use test_support::fixtures::{self, Fixture};
+    use test_support::{
+        AuthPolicy, Credential, ExecRequest, ParamikoAuth, ParamikoServer, ParamikoServerOptions, Peer, ServerOptions,
+        TestServer, client_exec, paramiko_exec, require_peers,
+    };
+
+    use super::TIMEOUT;
+
+    #[test]
+    fn paramiko_client_logs_in_to_our_server() {
+        require_peers!(Peer::Paramiko);
+        let fx: Vec<Fixture> = ["ed25519", "ecdsa384", "rsa2048"].map(fixtures::fixture).into();
+        let mut cfg = server::Config::new(vec![fixtures::fixture("ed25519").host_key()]);
+        cfg.auth.methods = vec![ssh_proto::auth::AuthMethod::PublicKey, ssh_proto::auth::AuthMethod::Password];
+        let policy = AuthPolicy { keys: fx.iter().map(|f| f.public.clone()).collect(), password: Some("pw".into()) };
+        let server =
+            TestServer::start_with(cfg.into(), ServerOptions { auth: policy, ..Default::default() }).expect("server");
+        let dir = tempfile::tempdir().expect("temp dir");
+        for f in &fx {
+            // Without the `-cert.pub` beside it: Paramiko would offer the host certificate.
+            let key = dir.path().join(format!("id_{}", f.name));
+            std::fs::copy(&f.private_path, &key).expect("copy key");
+            let out = paramiko_exec(server.port(), "bob", &ParamikoAuth::Key(key), "echo via paramiko", b"")
+                .unwrap_or_else(|e| panic!("{}: {e}; {:?}", f.name, server.records()));
+            assert_eq!((out.stdout.as_str(), out.status), ("via paramiko\n", 0), "{}", f.name);
+        }
+        let out = paramiko_exec(server.port(), "bob", &ParamikoAuth::Password("pw".into()), "exit 5", b"").unwrap();
+        assert_eq!(out.status, 5);
+        let out =
+            paramiko_exec(server.port(), "bob", &ParamikoAuth::Password("pw".into()), "stderr warn", b"").unwrap();
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", "warn\n"));
+        let input: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| b'A' + (i % 26) as u8).collect();
+        let out = paramiko_exec(server.port(), "bob", &ParamikoAuth::Password("pw".into()), "cat", &input).unwrap();
+        assert!(out.stdout.as_bytes() == input.as_slice(), "cat echoed {} of {} bytes", out.stdout.len(), input.len());
+        let out =
+            paramiko_exec(server.port(), "bob", &ParamikoAuth::Password("pw".into()), "bulk 20000000", b"").unwrap();
+        assert_eq!(out.stdout.len(), 20_000_000);
+        let err =
+            paramiko_exec(server.port(), "bob", &ParamikoAuth::Password("wrong".into()), "true", b"").unwrap_err();
+        assert!(err.contains("Authentication failed"), "{err}");
+    }
+
+    #[test]
+    fn our_client_logs_in_to_paramiko() {
+        require_peers!(Peer::Paramiko);
+        let user_keys: Vec<Fixture> = ["ed25519", "ecdsa256", "rsa2048"].map(fixtures::fixture).into();
+        let server = ParamikoServer::start(&ParamikoServerOptions {
+            host_keys: vec![fixtures::fixture("ed25519").private_path.clone()],
+            authorized_keys: user_keys
+                .iter()
+                .map(|f| f.private_path.with_file_name(format!("host_{}.pub", f.name)))
+                .collect(),
+            password: Some("pw".into()),
+            ..Default::default()
+        })
+        .expect("paramiko server");
+        let req = |credentials, command: &str| ExecRequest {
+            user: "carol".into(),
+            credentials,
+            command: command.into(),
+            env: vec![("LANG".into(), "C".into())],
+            stdin: Vec::new(),
+            max_output: 64 * 1024 * 1024,
+        };
+        for f in &user_keys {
+            let key = Arc::new(f.plain_host_key().key_pair().clone());
+            let out = client_exec(
+                server.addr(),
+                client::Config::default(),
+                &req(vec![Credential::Key(Identity::Key(key))], "echo hi"),
+                TIMEOUT,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", f.name, server.log()));
+            assert_eq!(out.stdout, b"hi\n", "{}", f.name);
+            assert_eq!(out.exit, Some(ExitStatus::Code(0)));
+        }
+        let pw = || vec![Credential::Password("pw".into())];
+        let out = client_exec(server.addr(), client::Config::default(), &req(pw(), "env LANG"), TIMEOUT).unwrap();
+        assert_eq!(out.stdout, b"C\n");
+        let out = client_exec(server.addr(), client::Config::default(), &req(pw(), "exit 9"), TIMEOUT).unwrap();
+        assert_eq!(out.exit, Some(ExitStatus::Code(9)));
+        let mut cat = req(pw(), "cat");
+        cat.stdin = (0..5 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+        let out = client_exec(server.addr(), client::Config::default(), &cat, TIMEOUT).unwrap();
+        assert!(out.stdout == cat.stdin, "cat echoed {} of {}", out.stdout.len(), cat.stdin.len());
+        let out = client_exec(server.addr(), client::Config::default(), &req(pw(), "bulk 30000000"), TIMEOUT).unwrap();
+        assert_eq!(out.stdout.len(), 30_000_000);
+        assert!(out.stdout.chunks(17).all(|c| c == &b"0123456789abcdef\n"[..c.len()]));
+        // A refused password, then the key: the error path and the retry both work.
+        let key = Arc::new(user_keys[0].plain_host_key().key_pair().clone());
+        let creds = vec![Credential::Password("nope".into()), Credential::Key(Identity::Key(key))];
+        let out = client_exec(server.addr(), client::Config::default(), &req(creds, "echo second"), TIMEOUT).unwrap();
+        assert_eq!(out.auth_failures, [vec!["publickey".to_owned(), "password".to_owned()]]);
+        assert_eq!(out.stdout, b"second\n");
+    }
+}

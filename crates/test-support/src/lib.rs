@@ -36,18 +36,20 @@ pub mod process;
 mod server;
 mod session;
 mod sshd;
+pub mod toy_shell;
 
 pub use algos::Combo;
 pub use client::{Outcome, client_handshake, system_rng};
 pub use matrix::{MatrixReport, default_workers, run_matrix, run_matrix_with};
 pub use paramiko::{
-    ParamikoAlgorithms, ParamikoCase, ParamikoClient, ParamikoNegotiated, ParamikoServer, ParamikoServerOptions,
-    paramiko_algorithms,
+    ParamikoAlgorithms, ParamikoAuth, ParamikoCase, ParamikoClient, ParamikoExec, ParamikoNegotiated, ParamikoServer,
+    ParamikoServerOptions, paramiko_algorithms, paramiko_exec,
 };
 pub use peers::{Peer, interop_required, peers_available, python};
 pub use server::{ConnectionRecord, Disconnect, ServerOptions, TestServer};
 pub use session::{Credential, ExecOutcome, ExecRequest, client_exec};
 pub use sshd::{GeneratedHostKey, Sshd, SshdAlgorithms, SshdOptions};
+pub use toy_shell::AuthPolicy;
 
 /// Returns from the calling test (after a loud `SKIPPED:` line) unless every listed peer is
 /// installed; panics instead when `SSH_INTEROP=require` is set.

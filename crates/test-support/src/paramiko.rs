@@ -90,6 +90,10 @@ pub struct ParamikoServerOptions {
     pub compression: bool,
     /// Paramiko DEBUG logging to its log file.
     pub debug: bool,
+    /// Public key files allowed to log in (then sessions run the toy command language).
+    pub authorized_keys: Vec<PathBuf>,
+    /// A password allowed to log in.
+    pub password: Option<String>,
 }
 
 /// A Paramiko server on 127.0.0.1. Exits when dropped (stdin closed, then killed).
@@ -128,6 +132,12 @@ impl ParamikoServer {
         }
         if options.debug {
             cmd.arg("--debug");
+        }
+        for k in &options.authorized_keys {
+            cmd.arg("--authorized-key").arg(k);
+        }
+        if let Some(p) = &options.password {
+            cmd.arg("--password").arg(p);
         }
         let stderr = log.reopen().map_err(|e| format!("log: {e}"))?;
         let child = cmd
@@ -402,4 +412,59 @@ impl ParamikoClient {
             _ => Err(format!("paramiko_client.py exit status {} does not match its answer {v}", out.status)),
         }
     }
+}
+
+/// What Paramiko's `SSHClient.exec_command` gave back (`python/paramiko_exec.py`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParamikoExec {
+    /// Standard output (bytes as Latin-1).
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Exit status.
+    pub status: i64,
+}
+
+/// How [`paramiko_exec`] authenticates.
+#[derive(Clone, Debug)]
+pub enum ParamikoAuth {
+    /// `key_filename=`.
+    Key(PathBuf),
+    /// `password=`.
+    Password(String),
+}
+
+/// Runs `command` through Paramiko's SSHClient against 127.0.0.1:`port`, writing `stdin`.
+pub fn paramiko_exec(
+    port: u16,
+    user: &str,
+    auth: &ParamikoAuth,
+    command: &str,
+    stdin: &[u8],
+) -> Result<ParamikoExec, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(python());
+    cmd.arg("-u").arg(script("paramiko_exec.py")).arg("--port").arg(port.to_string());
+    cmd.arg("--user").arg(user).arg("--command").arg(command);
+    match auth {
+        ParamikoAuth::Key(k) => cmd.arg("--key").arg(k),
+        ParamikoAuth::Password(p) => cmd.arg("--password").arg(p),
+    };
+    if !stdin.is_empty() {
+        let p = dir.path().join("stdin");
+        std::fs::write(&p, stdin).map_err(|e| e.to_string())?;
+        cmd.arg("--stdin-file").arg(&p);
+    }
+    let out = run(&mut cmd, Duration::from_secs(90))?;
+    let v: Value = serde_json::from_str(out.stdout.trim()).map_err(|e| {
+        format!("paramiko_exec.py printed {:?} ({e}); stderr: {}", tail(&out.stdout, 500), tail(&out.stderr, 2000))
+    })?;
+    if v.get("ok").and_then(Value::as_bool) != Some(true) {
+        return Err(format!("paramiko: {}; stderr: {}", string(&v, "error"), tail(&out.stderr, 2000)));
+    }
+    Ok(ParamikoExec {
+        stdout: string(&v, "stdout"),
+        stderr: string(&v, "stderr"),
+        status: v.get("status").and_then(Value::as_i64).unwrap_or(-1),
+    })
 }

@@ -69,14 +69,28 @@ pub struct Finished {
 /// Runs `cmd` to completion with stdin closed, capturing its output; kills it and fails
 /// when it runs longer than `timeout`.
 pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished, String> {
+    run_with_input(cmd, &[], timeout)
+}
+
+/// Like [`run`], writing `input` to the command's stdin (from a thread, so a command that
+/// writes before it reads cannot deadlock) and then closing it.
+pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> Result<Finished, String> {
     let start = Instant::now();
     let name = format!("{:?}", cmd.get_program());
+    let stdin = if input.is_empty() { Stdio::null() } else { Stdio::piped() };
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {name}: {e}"))?;
+    if let Some(mut w) = child.stdin.take() {
+        let input = input.to_vec();
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = w.write_all(&input);
+        });
+    }
     let out = child.stdout.take().map(reader);
     let err = child.stderr.take().map(reader);
     let mut guard = ChildGuard::new(child, name.clone());

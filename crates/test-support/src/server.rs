@@ -1,7 +1,7 @@
 //! Our server ([`ssh_proto::server::Connection`]) behind a std::net listener on 127.0.0.1:0,
 //! one thread per connection, driven like `ssh-proto/examples/keyscan.rs` drives the client.
-//! It refuses every authentication attempt (and records it): interop here is about the
-//! transport and the authentication exchange, not about serving sessions.
+//! It lets in whom [`ServerOptions::auth`] allows (nobody by default) and serves them the
+//! toy shell of [`crate::toy_shell`].
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use ssh_proto::{DisconnectReason, Event, Initiator, Negotiated, server};
 
 use crate::client::{describe, system_rng};
+use crate::toy_shell::{AuthPolicy, ToyShell};
 
 /// How a connection ended, from our server's side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +44,12 @@ pub struct ConnectionRecord {
     pub service: Option<String>,
     /// Completed key exchanges.
     pub key_exchanges: u64,
-    /// Authentication attempts seen (`user`, method name); every one is refused.
+    /// Authentication attempts seen (`user`, method name).
     pub auth_attempts: Vec<(String, String)>,
+    /// The user that authenticated.
+    pub authenticated: Option<String>,
+    /// Commands run in the toy shell.
+    pub commands: Vec<String>,
     /// The `Disconnected` event.
     pub disconnect: Option<Disconnect>,
     /// An error returned by the connection or the socket.
@@ -56,11 +61,13 @@ pub struct ConnectionRecord {
 pub struct ServerOptions {
     /// Longest life of one connection before the server closes it.
     pub connection_timeout: Duration,
+    /// Who may log in (default: nobody); those who do get the toy shell.
+    pub auth: AuthPolicy,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { connection_timeout: Duration::from_secs(60) }
+        Self { connection_timeout: Duration::from_secs(60), auth: AuthPolicy::default() }
     }
 }
 
@@ -196,8 +203,9 @@ fn accept_loop(listener: TcpListener, config: Arc<server::Config>, options: Serv
         }
         let (config, s) = (config.clone(), shared.clone());
         let timeout = options.connection_timeout;
+        let policy = options.auth.clone();
         let worker = thread::Builder::new().name(format!("test-server-conn-{peer}")).spawn(move || {
-            let record = serve(stream, peer, config, timeout);
+            let record = serve(stream, peer, config, timeout, policy);
             s.streams.lock().expect("streams lock").remove(&id);
             s.records.lock().expect("records lock").push(record);
             s.recorded.notify_all();
@@ -217,7 +225,13 @@ fn accept_loop(listener: TcpListener, config: Arc<server::Config>, options: Serv
 
 /// One connection: after every input or timeout, drain events, then write everything
 /// `poll_transmit` has, then read (with a read timeout derived from `poll_timeout`).
-fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, limit: Duration) -> ConnectionRecord {
+fn serve(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    config: Arc<server::Config>,
+    limit: Duration,
+    policy: AuthPolicy,
+) -> ConnectionRecord {
     let mut rec = ConnectionRecord {
         peer,
         peer_version: None,
@@ -226,9 +240,12 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
         service: None,
         key_exchanges: 0,
         auth_attempts: Vec::new(),
+        authenticated: None,
+        commands: Vec::new(),
         disconnect: None,
         error: None,
     };
+    let mut shell = ToyShell::new(policy);
     let deadline = Instant::now() + limit;
     let _ = sock.set_nodelay(true);
     let mut conn = match server::Connection::new(config, Instant::now(), system_rng()) {
@@ -246,7 +263,7 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
                 Event::KeysExchanged { negotiated, initial: true } => rec.negotiated = Some(negotiated),
                 Event::AuthRequest { token, user, attempt, .. } => {
                     rec.auth_attempts.push((user, attempt.method().name().to_owned()));
-                    if let Err(e) = conn.auth_reply(token, ssh_proto::auth::AuthReply::Reject) {
+                    if let Err(e) = conn.auth_reply(token, shell.auth(&attempt)) {
                         rec.error.get_or_insert(describe(&e));
                     }
                 }
@@ -254,7 +271,11 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
                     rec.disconnect =
                         Some(Disconnect { reason, description, initiator, error: error.as_ref().map(describe) });
                 }
-                _ => {}
+                other => {
+                    if let Err(e) = shell.event(&mut conn, &other) {
+                        rec.error.get_or_insert(e);
+                    }
+                }
             }
         }
         while let Some(out) = conn.poll_transmit() {
@@ -300,6 +321,8 @@ fn serve(mut sock: TcpStream, peer: SocketAddr, config: Arc<server::Config>, lim
     rec.session_id = conn.session_id().map(<[u8]>::to_vec);
     rec.service = conn.service().map(str::to_owned);
     rec.key_exchanges = conn.key_exchanges();
+    rec.authenticated = shell.authenticated.take().map(|(u, _)| u);
+    rec.commands = std::mem::take(&mut shell.commands);
     let _ = sock.shutdown(Shutdown::Both);
     rec
 }

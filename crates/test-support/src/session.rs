@@ -161,15 +161,9 @@ pub fn client_exec(
                     }
                     return Ok(out);
                 }
-                Event::ChannelEof { id } => {
-                    // The command's output is complete; close our side too. (Events come
-                    // after the input that raised them: the peer's CLOSE may already have
-                    // retired the channel, and ChannelClosed is then next.)
-                    match conn.channel_close(id) {
-                        Ok(()) | Err(ChannelError::Unknown(_)) => {}
-                        Err(e) => return Err(e.to_string()),
-                    }
-                }
+                // The server closes the session after the exit status, as sshd does; closing at
+                // its EOF would race with that status.
+                Event::ChannelEof { .. } => {}
                 Event::Disconnected { reason, description, error, .. } => {
                     return Err(format!("disconnected ({reason}): {description} {:?}", error.as_ref().map(describe)));
                 }

@@ -424,9 +424,10 @@ impl ConnectionLayer {
         Ok(())
     }
 
+    /// Like `close`, no effect on a channel that is already gone.
     pub(crate) fn eof(&mut self, t: &mut Transport, id: ChannelId) -> Result<(), ChannelError> {
         self.ready(t)?;
-        let ch = self.get_mut(id)?;
+        let Ok(ch) = self.get_mut(id) else { return Ok(()) };
         if ch.state != ChannelState::Open {
             return Err(ChannelError::NotOpen(id));
         }
