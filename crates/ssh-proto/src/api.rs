@@ -43,6 +43,21 @@ macro_rules! connection_api {
             out
         }
 
+        /// Heap held by this connection's I/O buffers (receive, output, key-exchange deferral,
+        /// compression), for memory accounting; received `Bytes` still held by the
+        /// application keep their part of the receive buffer alive beyond this.
+        pub fn buffer_capacity(&self) -> usize {
+            self.t.buffer_capacity()
+        }
+
+        /// Releases the memory of empty I/O buffers and queues, for servers holding many idle
+        /// connections: they are allocated again when traffic resumes. Call it when the
+        /// connection has gone quiet (after `poll_transmit` returned `None` and events are
+        /// drained); it never drops data.
+        pub fn shrink_buffers(&mut self) {
+            self.t.shrink_buffers()
+        }
+
         /// Bytes queued for the peer and not yet taken by [`poll_transmit`](Self::poll_transmit).
         pub fn pending_output(&self) -> usize {
             self.t.pending_output()
@@ -257,6 +272,11 @@ macro_rules! channel_api {
         /// Channels in use (open, opening, or waiting for an answer).
         pub fn channel_count(&self) -> usize {
             self.conn.channel_count()
+        }
+
+        /// Every channel in use, by local number.
+        pub fn channel_ids(&self) -> Vec<crate::connection::ChannelId> {
+            self.conn.ids()
         }
 
         /// Sends a global request; with `want_reply` the returned token comes back in

@@ -75,30 +75,24 @@ impl Config {
 /// [`auth_reply`](Self::auth_reply); input waits meanwhile.
 pub struct Connection {
     t: Transport,
-    services: Arc<[String]>,
+    /// Shared by every connection of the server.
+    config: Arc<Config>,
     accepted_service: Option<String>,
     auth: ServerAuth,
     conn: ConnectionLayer,
-    announce_host_keys: bool,
 }
 
 impl Connection {
     /// A connection for a freshly accepted stream; our identification and KEXINIT are queued.
     pub fn new(config: Arc<Config>, now: Instant, rng: Box<dyn CryptoRng + Send>) -> Result<Self, Error> {
-        let side = Side::Server {
-            host_keys: config.host_keys.clone().into(),
-            moduli: Arc::new(config.moduli.clone()),
-            server_sig_algs: config.server_sig_algs.clone().into(),
-        };
-        let mut t = Transport::new(side, Arc::new(config.transport.clone()), now, rng)?;
+        let mut t = Transport::new(Side::Server(config.clone()), Arc::new(config.transport.clone()), now, rng)?;
         t.set_timer(Timer::Auth, config.auth.timeout.map(|d| now + d));
         Ok(Self {
             t,
-            services: config.services.clone().into(),
             accepted_service: None,
-            auth: ServerAuth::new(Arc::new(config.auth.clone())),
+            auth: ServerAuth::new(config.clone()),
             conn: ConnectionLayer::new(config.connection.clone()),
-            announce_host_keys: config.announce_host_keys,
+            config,
         })
     }
 
@@ -143,11 +137,14 @@ impl Connection {
         }
         self.t.set_timer(Timer::Auth, None);
         self.conn.activate(&mut self.t, now);
-        if self.announce_host_keys
-            && let Side::Server { host_keys, .. } = &self.t.side
-        {
-            let keys =
-                host_keys.iter().filter_map(|k| k.public_key().to_bytes().ok()).map(bytes::Bytes::from).collect();
+        if self.config.announce_host_keys {
+            let keys = self
+                .config
+                .host_keys
+                .iter()
+                .filter_map(|k| k.public_key().to_bytes().ok())
+                .map(bytes::Bytes::from)
+                .collect();
             self.conn.global_request(&mut self.t, &GlobalRequest::HostKeys { keys }, false).map_err(|e| match e {
                 crate::connection::ChannelError::Connection(e) => e,
                 _ => Error::ApiMisuse("cannot announce host keys"),
@@ -174,7 +171,7 @@ impl Connection {
         match number {
             msg::SERVICE_REQUEST => {
                 let s = Service::decode(&pkt.payload, number).map_err(Transport::wire_error(number))?;
-                if self.accepted_service.is_some() || !self.services.iter().any(|n| n == s.name) {
+                if self.accepted_service.is_some() || !self.config.services.iter().any(|n| n == s.name) {
                     return Err(Error::ServiceNotAvailable(s.name.to_owned()));
                 }
                 let name = s.name.to_owned();

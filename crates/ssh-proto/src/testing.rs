@@ -68,14 +68,14 @@ pub struct Pair {
 impl Pair {
     /// Creates both ends; `seed` fixes all randomness (the server uses `seed + 1`).
     pub fn new(
-        client_config: client::Config,
-        server_config: server::Config,
+        client_config: impl Into<Arc<client::Config>>,
+        server_config: impl Into<Arc<server::Config>>,
         now: Instant,
         seed: u64,
     ) -> Result<Self, Error> {
-        let client = client::Connection::new(Arc::new(client_config), now, Box::new(SeededRng::new(seed)))?;
+        let client = client::Connection::new(client_config.into(), now, Box::new(SeededRng::new(seed)))?;
         let server =
-            server::Connection::new(Arc::new(server_config), now, Box::new(SeededRng::new(seed.wrapping_add(1))))?;
+            server::Connection::new(server_config.into(), now, Box::new(SeededRng::new(seed.wrapping_add(1))))?;
         Ok(Self {
             client,
             server,
@@ -94,8 +94,8 @@ impl Pair {
     /// A pair that has finished the handshake and authenticated `user` with `none` (the
     /// server accepts it): the connection protocol is open on both ends.
     pub fn authenticated(
-        client_config: client::Config,
-        server_config: server::Config,
+        client_config: impl Into<Arc<client::Config>>,
+        server_config: impl Into<Arc<server::Config>>,
         now: Instant,
         seed: u64,
     ) -> Result<Self, Error> {

@@ -90,7 +90,8 @@ enum State {
 /// Server user-authentication state.
 #[derive(Debug)]
 pub(crate) struct ServerAuth {
-    cfg: Arc<AuthConfig>,
+    /// The server's configuration (shared); `cfg.auth` is ours.
+    cfg: Arc<crate::server::Config>,
     state: State,
     /// The user and service of the first request (changing them is refused, as OpenSSH does).
     user: Option<(String, String)>,
@@ -101,8 +102,8 @@ pub(crate) struct ServerAuth {
 }
 
 impl ServerAuth {
-    pub(crate) fn new(cfg: Arc<AuthConfig>) -> Self {
-        let remaining = cfg.required.clone();
+    pub(crate) fn new(cfg: Arc<crate::server::Config>) -> Self {
+        let remaining = cfg.auth.required.clone();
         Self { cfg, state: State::Ready, user: None, failures: 0, banner_sent: false, remaining }
     }
 
@@ -124,6 +125,7 @@ impl ServerAuth {
     /// `AuthenticationMethods` lists.
     fn allowed(&self) -> Vec<AuthMethod> {
         self.cfg
+            .auth
             .methods
             .iter()
             .copied()
@@ -136,7 +138,7 @@ impl ServerAuth {
         if counts {
             self.failures += 1;
         }
-        if self.failures >= self.cfg.max_attempts {
+        if self.failures >= self.cfg.auth.max_attempts {
             return Err(Error::AuthAttemptsExceeded(self.failures));
         }
         let allowed = self.allowed();
@@ -238,7 +240,7 @@ impl ServerAuth {
         }
         if !self.banner_sent {
             self.banner_sent = true;
-            if let Some(b) = self.cfg.banner.clone() {
+            if let Some(b) = self.cfg.auth.banner.clone() {
                 t.send(|w| TextMessage { text: b.as_bytes(), language: b"" }.encode(msg::USERAUTH_BANNER, w))?;
             }
         }
@@ -292,7 +294,7 @@ impl ServerAuth {
         blob: &[u8],
         signature: Option<&[u8]>,
     ) -> Result<(), Error> {
-        let accepted = self.cfg.publickey_algorithms.as_slice();
+        let accepted = self.cfg.auth.publickey_algorithms.as_slice();
         let Some(alg) = accepted.iter().copied().find(|a| a.name() == algorithm) else {
             return self.send_failure(t, false, true);
         };

@@ -525,6 +525,14 @@ impl ConnectionLayer {
         self.live
     }
 
+    pub(crate) fn ids(&self) -> Vec<ChannelId> {
+        self.channels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| ChannelId { number: i as u32, generation: c.generation }))
+            .collect()
+    }
+
     // ---- commands: global requests ---------------------------------------------------------
 
     pub(crate) fn global_request(
@@ -993,8 +1001,9 @@ fn proof_data(session_id: &[u8], blob: &[u8]) -> Vec<u8> {
 /// Server: signatures proving possession of each requested host key, or `None` if one is
 /// not ours (OpenSSH fails the whole request then).
 fn prove_host_keys(t: &mut Transport, blobs: &[Bytes]) -> Option<Vec<u8>> {
-    let Side::Server { host_keys, .. } = &t.side else { return None };
-    let host_keys = host_keys.clone();
+    let Side::Server(cfg) = &t.side else { return None };
+    let cfg = cfg.clone();
+    let host_keys = &cfg.host_keys;
     let sid = t.session_id.clone()?;
     let rsa_alg = match t.negotiated.map(|n| n.host_key.plain()) {
         Some(a @ (HostKeyAlgorithm::RsaSha256 | HostKeyAlgorithm::RsaSha512)) => a,

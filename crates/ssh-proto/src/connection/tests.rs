@@ -747,3 +747,21 @@ proptest! {
         prop_assert_eq!(received, sent);
     }
 }
+
+#[test]
+fn shrinking_idle_buffers_loses_nothing() {
+    let mut p = authed();
+    let (c, s) = session(&mut p);
+    p.client.channel_send(c, b"before").unwrap();
+    p.drive().unwrap();
+    p.client.shrink_buffers();
+    p.server.shrink_buffers();
+    assert_eq!((p.client.buffer_capacity(), p.server.buffer_capacity()), (0, 0));
+    p.server.channel_send(s, b"after").unwrap();
+    p.client.channel_send(c, b" and after").unwrap();
+    // Shrinking with output pending keeps it.
+    p.client.shrink_buffers();
+    p.drive().unwrap();
+    assert_eq!(data_of(&p.server_events, s), b"before and after");
+    assert_eq!(data_of(&p.client_events, c), b"after");
+}

@@ -24,7 +24,7 @@ use crate::algorithm::{Cipher, Compression};
 use crate::config::TransportConfig;
 use crate::error::{DisconnectReason, Error, Limit, TimeoutKind};
 use crate::event::{Event, Initiator};
-use crate::hostkey::{HostKey, ServerHostKey};
+use crate::hostkey::ServerHostKey;
 use crate::wire::transport::{Debug as DebugMsg, Disconnect, ExtInfo, OpaqueData, Unimplemented};
 use crate::wire::{NameList, WireError, msg};
 use kex::Round;
@@ -37,8 +37,12 @@ pub use version::{BannerLimits, PeerVersion};
 /// Which end of the connection this is, with what only that end needs for key exchange.
 #[derive(Clone)]
 pub(crate) enum Side {
-    Client { gex: GexSizes },
-    Server { host_keys: Arc<[HostKey]>, moduli: Arc<Moduli>, server_sig_algs: Arc<[String]> },
+    Client {
+        gex: GexSizes,
+    },
+    /// The server's whole configuration, shared by all its connections (host keys and
+    /// moduli tables are never copied per connection).
+    Server(Arc<crate::server::Config>),
 }
 
 /// Group sizes a client asks for in diffie-hellman-group-exchange (RFC 4419 §3).
@@ -135,7 +139,7 @@ impl Transport {
             paused: false,
             closed: false,
         };
-        if matches!(&t.side, Side::Server { host_keys, .. } if host_keys.is_empty()) {
+        if matches!(&t.side, Side::Server(cfg) if cfg.host_keys.is_empty()) {
             return Err(Error::Config("a server needs at least one host key".into()));
         }
         t.out.extend_from_slice(t.local_id.as_bytes());
@@ -367,6 +371,34 @@ impl Transport {
     /// Bytes waiting for `poll_transmit`.
     pub(crate) fn pending_output(&self) -> usize {
         self.out.len()
+    }
+
+    /// Heap held by the I/O buffers: receive, output, key-exchange deferral, (de)compression.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.rx.capacity()
+            + self.out.capacity()
+            + self.deferred.capacity()
+            + self.sealer.buffer_capacity()
+            + self.opener.buffer_capacity()
+    }
+
+    /// Gives back the memory of empty I/O buffers (an idle connection); they are allocated
+    /// again on the next input or output. Partly filled buffers are kept.
+    pub(crate) fn shrink_buffers(&mut self) {
+        if self.rx.is_empty() {
+            self.rx = BytesMut::new();
+        }
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.deferred.is_empty() {
+            self.deferred = BytesMut::new();
+        }
+        self.sealer.shrink_buffers();
+        self.opener.shrink_buffers();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 
     /// How many more bytes of upper-layer messages may be queued now without reaching a

@@ -54,6 +54,15 @@ impl Sealer {
     }
 
     /// Reserves the header; the caller then appends the payload to `out`.
+    /// Heap held by the compression scratch buffer.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.scratch.capacity()
+    }
+
+    pub(crate) fn shrink_buffers(&mut self) {
+        self.scratch = Vec::new();
+    }
+
     pub(crate) fn begin(&self, out: &mut BytesMut) -> PacketStart {
         let start = out.len();
         out.put_bytes(0, HEADER_LEN);
@@ -153,6 +162,18 @@ impl Opener {
     }
 
     /// Decodes the next complete packet from `buf`, if there is one.
+    /// Heap held by the decompression buffers.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.inflated.capacity() + self.inflated_out.capacity()
+    }
+
+    pub(crate) fn shrink_buffers(&mut self) {
+        self.inflated = Vec::new();
+        if self.inflated_out.is_empty() {
+            self.inflated_out = BytesMut::new();
+        }
+    }
+
     pub(crate) fn poll(&mut self, buf: &mut BytesMut, max_packet: usize) -> Result<Option<Received>, PacketError> {
         let (packet_len, prefix) = match self.pending {
             Some(p) => p,

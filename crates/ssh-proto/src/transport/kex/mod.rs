@@ -125,10 +125,10 @@ impl Transport {
         let list = self.cfg.algorithms.host_key.as_slice();
         match &self.side {
             Side::Client { .. } => Ok(list.iter().map(|a| a.name()).collect()),
-            Side::Server { host_keys, .. } => {
+            Side::Server(cfg) => {
                 let names: Vec<_> = list
                     .iter()
-                    .filter(|a| host_keys.iter().any(|k| k.algorithms().contains(a)))
+                    .filter(|a| cfg.host_keys.iter().any(|k| k.algorithms().contains(a)))
                     .map(|a| a.name())
                     .collect();
                 if names.is_empty() {
@@ -226,7 +226,7 @@ impl Transport {
                     self.set_step(Step::ExpectReply { secret, public, gex: None });
                 }
             }
-            Side::Server { .. } => {
+            Side::Server(_) => {
                 let step = if neg.kex.is_group_exchange() { Step::ExpectGexRequest } else { Step::ExpectClientPublic };
                 self.set_step(step);
             }
@@ -312,19 +312,16 @@ impl Transport {
             }
             (Step::ExpectGexRequest, msg::KEX_DH_GEX_REQUEST | msg::KEX_INIT) => {
                 let request = GexRequest::decode(payload).map_err(Transport::wire_error(number))?;
-                let Side::Server { moduli, .. } = &self.side else {
+                let Side::Server(cfg) = &self.side else {
                     return Err(unexpected(number, "server role"));
                 };
                 // OpenSSH clamps the request to its own DH_GRP_MIN..DH_GRP_MAX.
                 let min = request.min.max(2048);
                 let max = request.max.min(8192);
                 let preferred = request.preferred.clamp(min, max.max(min));
-                let group =
-                    moduli.clone().choose(min, preferred, max, &mut *self.rng).ok_or(KexError::NoSuitableGroup {
-                        min: request.min,
-                        preferred: request.preferred,
-                        max: request.max,
-                    })?;
+                let group = cfg.clone().moduli.choose(min, preferred, max, &mut *self.rng).ok_or(
+                    KexError::NoSuitableGroup { min: request.min, preferred: request.preferred, max: request.max },
+                )?;
                 let gex = GexParams { request, p: group.p_bytes().to_vec(), g: group.g_bytes().to_vec() };
                 self.send_now(|w| GexGroup { p: &gex.p, g: &gex.g }.encode(w))?;
                 self.set_step(Step::ExpectGexInit { gex, group });
@@ -344,7 +341,8 @@ impl Transport {
 
     fn server_host_key(&self, neg: &Negotiated) -> Result<HostKey, Error> {
         match &self.side {
-            Side::Server { host_keys, .. } => host_keys
+            Side::Server(cfg) => cfg
+                .host_keys
                 .iter()
                 .find(|k| k.algorithms().contains(&neg.host_key))
                 .cloned()
@@ -460,10 +458,9 @@ impl Transport {
             r.newkeys_sent = true;
             r.step = Step::ExpectNewKeys { rx: Box::new(keys.rx) };
         }
-        if let (0, true, Side::Server { server_sig_algs, .. }) = (self.kex_count, self.peer_wants_ext_info, &self.side)
-        {
+        if let (0, true, Side::Server(cfg)) = (self.kex_count, self.peer_wants_ext_info, &self.side) {
             {
-                let sig_algs = server_sig_algs.join(",");
+                let sig_algs = cfg.server_sig_algs.join(",");
                 let mut extensions = vec![("ping@openssh.com", &b"0"[..])];
                 // An empty list would tell the client "no algorithm is accepted".
                 if !sig_algs.is_empty() {

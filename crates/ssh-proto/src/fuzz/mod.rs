@@ -16,6 +16,9 @@
 //! | [`packet_decoder`] | the packet opener under every cipher/MAC, fed sealed packets then tampering |
 //! | [`client_connection`] / [`server_connection`] | a connection after a real handshake under the `none` cipher, fed raw packets |
 //! | [`client_payloads`] / [`server_payloads`] | a connection after a real handshake under real ciphers, fed payloads sealed by its peer |
+//! | [`auth_messages`] | every user-authentication decoder, decode/encode round trips |
+//! | [`connection_messages`] | every connection-protocol decoder, typed channel/global requests, channel types, terminal modes |
+//! | [`client_session`] / [`server_session`] | a connection during user authentication or with an open session channel, fed payloads and channel commands, answering decisions by a fuzzer-chosen policy |
 //!
 //! [`seeds`] builds the initial corpus (committed under `fuzz/seeds/<target>/`); [`TARGETS`]
 //! names every body for the corpus replay test (`tests/fuzz_regressions.rs`).
@@ -23,6 +26,12 @@
 // A fuzz harness reports bugs by panicking; setup steps that cannot fail on a correct core
 // (a fixed handshake in memory) use `expect`.
 #![allow(clippy::expect_used, clippy::panic)]
+
+mod messages;
+mod session;
+
+pub use messages::{auth_messages, connection_messages};
+pub use session::{client_session, server_session};
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -57,6 +66,10 @@ pub const TARGETS: &[(&str, FuzzBody)] = &[
     ("server_connection", server_connection),
     ("client_payloads", client_payloads),
     ("server_payloads", server_payloads),
+    ("auth_messages", auth_messages),
+    ("connection_messages", connection_messages),
+    ("client_session", client_session),
+    ("server_session", server_session),
 ];
 
 // ---- input helpers -----------------------------------------------------------------------
@@ -573,6 +586,15 @@ trait Endpoint {
     /// A user command: 0 rekey, 1 ignore, 2 ping, 3 the role's own (client: request
     /// `ssh-userauth`), 4 close.
     fn command(&mut self, which: u8, data: &[u8]) -> Result<(), Error>;
+    /// Answers a decision event the way `policy` says (see [`session::answer`]).
+    fn answer(&mut self, ev: &Event, policy: u8);
+    /// A connection-protocol or authentication command (see [`session::command`]).
+    fn session_command(
+        &mut self,
+        which: u8,
+        data: &[u8],
+        current: Option<crate::connection::ChannelId>,
+    ) -> Option<crate::connection::ChannelId>;
 }
 
 macro_rules! endpoint {
@@ -604,6 +626,17 @@ macro_rules! endpoint {
             }
             fn transport(&mut self) -> &mut Transport {
                 self.transport_mut()
+            }
+            fn answer(&mut self, ev: &Event, policy: u8) {
+                session::answer(self, ev, policy);
+            }
+            fn session_command(
+                &mut self,
+                which: u8,
+                data: &[u8],
+                current: Option<crate::connection::ChannelId>,
+            ) -> Option<crate::connection::ChannelId> {
+                session::command(self, which, data, current)
             }
             fn command(&mut self, which: u8, data: &[u8]) -> Result<(), Error> {
                 match which % 5 {
@@ -639,6 +672,10 @@ enum Call {
 struct Contract {
     /// Whether `Event::Disconnected` was seen.
     disconnected: bool,
+    /// Answer decision events with this policy (the session bodies); `None`: leave them.
+    policy: Option<u8>,
+    /// The channel the session bodies' commands act on (the last one opened or accepted).
+    current: Option<crate::connection::ChannelId>,
     /// Drain output after every call (a driver that writes everything) or only on request
     /// (a peer that does not read).
     drain: bool,
@@ -649,7 +686,7 @@ struct Contract {
 
 impl Contract {
     fn new(drain: bool) -> Self {
-        Self { disconnected: false, drain, input_bytes: 0, output: Vec::new(), events: 0 }
+        Self { disconnected: false, policy: None, current: None, drain, input_bytes: 0, output: Vec::new(), events: 0 }
     }
 
     /// Runs one call and checks what it may do.
@@ -690,6 +727,14 @@ impl Contract {
             assert!(!self.disconnected, "event after Disconnected: {ev:?}");
             self.disconnected = matches!(ev, Event::Disconnected { .. });
             self.events += 1;
+            if let Some(policy) = self.policy {
+                match &ev {
+                    Event::ChannelOpened { id } => self.current = Some(*id),
+                    Event::ChannelOpenRequest { id, .. } if policy & 1 != 0 => self.current = Some(*id),
+                    _ => {}
+                }
+                e.answer(&ev, policy);
+            }
         }
         assert_eq!(e.closed(), self.disconnected, "closed state and Disconnected event disagree");
         // A packet is at least 16 bytes; each raises at most a couple of events.
@@ -1429,5 +1474,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     connection_seeds(&mut out, "server_connection", true);
     payload_seeds(&mut out, "client_payloads", false);
     payload_seeds(&mut out, "server_payloads", true);
+    messages::seeds(&mut out);
+    session::seeds(&mut out);
     out
 }
