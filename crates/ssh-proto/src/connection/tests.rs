@@ -765,3 +765,50 @@ fn shrinking_idle_buffers_loses_nothing() {
     assert_eq!(data_of(&p.server_events, s), b"before and after");
     assert_eq!(data_of(&p.client_events, c), b"after");
 }
+
+#[test]
+fn oversized_packets_window_overflow_and_late_auth_messages() {
+    use crate::wire::connection::WindowAdjust;
+    // A data packet larger than the maximum we announced.
+    let mut p = authed_with(|_, s| s.connection.max_packet = 4096);
+    let (c, _) = session(&mut p);
+    let remote = p.client.channel_info(c).unwrap().remote_id;
+    p.client
+        .transport_mut()
+        .send(|w| ChannelData { recipient: remote, code: None, data: &[0; 4097] }.encode(w))
+        .unwrap();
+    let _ = p.drive();
+    assert!(matches!(
+        disconnected(&p.server_events),
+        Some((
+            DisconnectReason::ProtocolError,
+            Some(Error::ChannelProtocol { violation: ChannelViolation::PacketTooLarge, .. })
+        ))
+    ));
+    // A window adjustment past 2^32 - 1.
+    let mut p = authed();
+    let (c, _) = session(&mut p);
+    let remote = p.client.channel_info(c).unwrap().remote_id;
+    p.client.transport_mut().send(|w| WindowAdjust { recipient: remote, bytes: u32::MAX }.encode(w)).unwrap();
+    let _ = p.drive();
+    assert!(matches!(
+        disconnected(&p.server_events),
+        Some((_, Some(Error::ChannelProtocol { violation: ChannelViolation::WindowOverflow, .. })))
+    ));
+    // A second USERAUTH_SUCCESS: the client never asked.
+    let mut p = authed();
+    p.server.transport_mut().send(|w| w.extend_from_slice(&[crate::wire::msg::USERAUTH_SUCCESS])).unwrap();
+    let _ = p.drive();
+    assert_eq!(disconnected(&p.client_events).unwrap().0, DisconnectReason::ProtocolError);
+    // A USERAUTH_REQUEST after success is ignored by the server (RFC 4252 §5.1).
+    let mut p = authed();
+    let req = crate::wire::auth::UserauthRequest {
+        user: "other",
+        service: "ssh-connection",
+        method: crate::wire::auth::RequestMethod::None,
+    };
+    p.client.transport_mut().send(|w| req.encode(w)).unwrap();
+    p.drive().unwrap();
+    assert!(!p.server.is_closed() && p.server.user() == Some("user"));
+    assert!(!p.server_events.iter().any(|e| matches!(e, Event::AuthRequest { user, .. } if user == "other")));
+}
