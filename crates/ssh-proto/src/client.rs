@@ -130,15 +130,25 @@ impl Connection {
     }
 
     /// Tries `password`. [`Event::AuthPasswordChange`] means the server wants a new one.
+    /// Like Paramiko's `auth_password`, a server that takes no passwords but offers
+    /// keyboard-interactive gets that instead, its lone secret prompt answered with the
+    /// password (other prompts arrive as [`Event::AuthPrompts`]); use
+    /// [`auth_password_only`](Self::auth_password_only) to prevent it.
     pub fn auth_password(&mut self, user: &str, password: &str) -> Result<(), Error> {
         self.userauth_service()?;
-        self.auth.password(&mut self.t, user, password, None)
+        self.auth.password(&mut self.t, user, password, None, true)
+    }
+
+    /// Tries `password` and nothing else.
+    pub fn auth_password_only(&mut self, user: &str, password: &str) -> Result<(), Error> {
+        self.userauth_service()?;
+        self.auth.password(&mut self.t, user, password, None, false)
     }
 
     /// Answers [`Event::AuthPasswordChange`] with the old and the new password.
     pub fn auth_password_change(&mut self, user: &str, old: &str, new: &str) -> Result<(), Error> {
         self.userauth_service()?;
-        self.auth.password(&mut self.t, user, old, Some(new))
+        self.auth.password(&mut self.t, user, old, Some(new), false)
     }
 
     /// Tries `publickey`: a query first, then the signature once the server accepts the key

@@ -100,9 +100,15 @@ enum GssStage {
 #[derive(Debug)]
 enum Attempt {
     None,
-    Password,
+    /// With the password kept when keyboard-interactive may stand in for it.
+    Password {
+        fallback: Option<super::Secret>,
+    },
     PublicKey(Box<PublicKeyAttempt>),
-    KeyboardInteractive,
+    /// With the password to answer a lone secret prompt, when standing in for `password`.
+    KeyboardInteractive {
+        answer: Option<super::Secret>,
+    },
     Gssapi(GssStage),
 }
 
@@ -110,7 +116,7 @@ enum Attempt {
 #[derive(Debug)]
 enum Queued {
     None,
-    Password { password: super::Secret, new_password: Option<super::Secret> },
+    Password { password: super::Secret, new_password: Option<super::Secret>, fallback: bool },
     PublicKey(Identity),
     KeyboardInteractive { submethods: String },
     Gssapi { mechanisms: Vec<Vec<u8>> },
@@ -213,13 +219,13 @@ impl ClientAuth {
                 self.send_request(t, RequestMethod::None)?;
                 Attempt::None
             }
-            Queued::Password { password, new_password } => {
+            Queued::Password { password, new_password, fallback } => {
                 let new = new_password.as_ref().map(|p| p.expose().as_bytes());
                 self.send_request(
                     t,
                     RequestMethod::Password { password: password.expose().as_bytes(), new_password: new },
                 )?;
-                Attempt::Password
+                Attempt::Password { fallback: fallback.then_some(password) }
             }
             Queued::PublicKey(identity) => {
                 let mut candidates = self.candidates(t, &identity);
@@ -239,7 +245,7 @@ impl ClientAuth {
                     t,
                     RequestMethod::KeyboardInteractive { language: b"", submethods: submethods.as_bytes() },
                 )?;
-                Attempt::KeyboardInteractive
+                Attempt::KeyboardInteractive { answer: None }
             }
             Queued::Gssapi { mechanisms } => {
                 let mechanisms = mechanisms.iter().map(Vec::as_slice).collect();
@@ -283,8 +289,9 @@ impl ClientAuth {
         user: &str,
         password: &str,
         new_password: Option<&str>,
+        fallback: bool,
     ) -> Result<(), Error> {
-        let q = Queued::Password { password: password.into(), new_password: new_password.map(Into::into) };
+        let q = Queued::Password { password: password.into(), new_password: new_password.map(Into::into), fallback };
         self.start(t, user, q)
     }
 
@@ -313,7 +320,7 @@ impl ClientAuth {
 
     pub(crate) fn info_response(&mut self, t: &mut Transport, answers: &[&str]) -> Result<(), Error> {
         match &self.state {
-            State::Pending(Attempt::KeyboardInteractive) => {
+            State::Pending(Attempt::KeyboardInteractive { .. }) => {
                 t.send(|w| InfoResponse::encode(answers.iter().map(|a| a.as_bytes()), w))
             }
             _ => Err(Error::ApiMisuse("no keyboard-interactive prompts are pending")),
@@ -432,6 +439,20 @@ impl ClientAuth {
                     let method = RequestMethod::PublicKey { algorithm: next.name(), key: &a.blob, signature: None };
                     return t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w));
                 }
+                // Paramiko's password fallback: the server takes no passwords but does
+                // keyboard-interactive (PAM): try that, answering its prompt with the password.
+                if let Attempt::Password { fallback } = attempt
+                    && !f.partial_success
+                    && !f.methods.contains("password")
+                    && f.methods.contains("keyboard-interactive")
+                    && let Some(password) = fallback.take()
+                {
+                    let user = self.user.clone();
+                    let method = RequestMethod::KeyboardInteractive { language: b"", submethods: b"" };
+                    t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w))?;
+                    self.state = State::Pending(Attempt::KeyboardInteractive { answer: Some(password) });
+                    return Ok(());
+                }
                 self.state = State::Idle;
                 t.events
                     .push_back(Event::AuthFailure { methods: f.methods.to_vec(), partial_success: f.partial_success });
@@ -475,15 +496,27 @@ impl ClientAuth {
                     }
                     Ok(())
                 }
-                Attempt::Password => {
+                Attempt::Password { .. } => {
                     let m = TextMessage::decode(payload, number).map_err(bad)?;
                     self.state = State::Idle;
                     t.events
                         .push_back(Event::AuthPasswordChange { prompt: String::from_utf8_lossy(m.text).into_owned() });
                     Ok(())
                 }
-                Attempt::KeyboardInteractive => {
+                Attempt::KeyboardInteractive { answer } => {
                     let r = WireInfoRequest::decode(payload).map_err(bad)?;
+                    // Standing in for `password`: a lone secret prompt gets the password, an
+                    // empty round gets no answers; anything else goes to the application.
+                    if let Some(pw) = answer.as_ref() {
+                        let answers: Option<Vec<&[u8]>> = match r.prompts.as_slice() {
+                            [] => Some(Vec::new()),
+                            [p] if !p.echo => Some(vec![pw.expose().as_bytes()]),
+                            _ => None,
+                        };
+                        if let Some(answers) = answers {
+                            return t.send(|w| InfoResponse::encode(answers.into_iter(), w));
+                        }
+                    }
                     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
                     let request = InfoRequest {
                         name: lossy(r.name),

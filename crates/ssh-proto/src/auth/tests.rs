@@ -555,3 +555,41 @@ fn gssapi_with_mic_through_the_provider_traits() {
     }
     panic!("gssapi-with-mic did not finish");
 }
+
+#[test]
+fn password_falls_back_to_keyboard_interactive_like_paramiko() {
+    let prompt = |echo| {
+        AuthReply::Prompts(InfoRequest {
+            name: String::new(),
+            instruction: String::new(),
+            prompts: vec![Prompt::new("Password: ", echo)],
+        })
+    };
+    let mut p = pair(|s| s.auth.methods = vec![AuthMethod::PublicKey, AuthMethod::KeyboardInteractive]);
+    p.auth_policy = Some(Box::new(move |_, a| match a {
+        AuthAttempt::KeyboardInteractive { .. } => prompt(false),
+        AuthAttempt::KeyboardInteractiveResponse { answers } if answers.len() == 1 && answers[0].expose() == "pw" => {
+            AuthReply::Accept
+        }
+        _ => AuthReply::Reject,
+    }));
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert!(succeeded(&p));
+    assert!(failures(&p).is_empty(), "the refused password method is not reported");
+    assert!(!p.client_events.iter().any(|e| matches!(e, Event::AuthPrompts(_))), "the lone prompt was answered");
+
+    // Without the fallback the refusal is reported.
+    let mut p = pair(|s| s.auth.methods = vec![AuthMethod::KeyboardInteractive]);
+    p.auth_policy = Some(Box::new(move |_, _| prompt(false)));
+    p.client.auth_password_only("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert_eq!(failures(&p), [(vec!["keyboard-interactive".to_owned()], false)]);
+
+    // A prompt that is not a lone secret one goes to the application.
+    let mut p = pair(|s| s.auth.methods = vec![AuthMethod::KeyboardInteractive]);
+    p.auth_policy = Some(Box::new(move |_, _| prompt(true)));
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert!(p.client_events.iter().any(|e| matches!(e, Event::AuthPrompts(_))));
+}
