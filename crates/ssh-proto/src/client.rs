@@ -73,6 +73,7 @@ pub struct Connection {
 impl Connection {
     /// A connection that will speak first: its identification line and KEXINIT are queued.
     pub fn new(config: Arc<Config>, now: Instant, rng: Box<dyn CryptoRng + Send>) -> Result<Self, Error> {
+        config.connection.validate(&config.transport.limits)?;
         let transport = Arc::new(config.transport.clone());
         let t = Transport::new(Side::Client { gex: config.gex }, transport, now, rng)?;
         Ok(Self {
@@ -191,6 +192,12 @@ impl Connection {
         self.auth.gssapi_token(&mut self.t, token)
     }
 
+    /// Abandons gssapi-with-mic after a local failure, sending the mechanism's error token
+    /// if there is one; another method may be tried right away.
+    pub fn gssapi_abort(&mut self, errtok: Option<&[u8]>) -> Result<(), Error> {
+        self.auth.gssapi_abort(&mut self.t, errtok)
+    }
+
     /// The data the GSS-API MIC must cover, while a context is being established.
     pub fn gssapi_mic_data(&self) -> Option<Vec<u8>> {
         self.auth.gssapi_mic_data(&self.t)
@@ -241,7 +248,7 @@ impl Connection {
     fn on_timer(&mut self, timer: Timer, now: Instant) -> Result<(), Error> {
         match timer {
             Timer::Keepalive => self.conn.on_keepalive(&mut self.t, now),
-            Timer::Idle if self.conn.is_active() => Err(Error::Timeout(crate::error::TimeoutKind::Idle)),
+            Timer::Idle => self.conn.on_idle(&mut self.t, now),
             _ => Ok(()),
         }
     }
@@ -274,7 +281,7 @@ impl Connection {
                 }
                 Ok(())
             }
-            n if msg::is_connection(n) => self.conn.handle(&mut self.t, n, &pkt.payload, pkt.seq, now),
+            n if msg::is_connection(n) => self.conn.handle(&mut self.t, n, &pkt, now),
             // RFC 4253 §11.4.
             _ => self.t.send_unimplemented(pkt.seq),
         }

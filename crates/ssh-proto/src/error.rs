@@ -239,8 +239,6 @@ pub enum Limit {
     DeferredDuringKex,
     /// A field or list longer than the codec accepts.
     FieldLength,
-    /// More channels than `ConnectionConfig::max_channels` (our own opens).
-    Channels,
     /// More unanswered requests of the peer than `ConnectionConfig::max_pending_requests`.
     PendingRequests,
 }
@@ -252,7 +250,6 @@ impl fmt::Display for Limit {
             Self::PendingOutput => "pending output limit exceeded",
             Self::DeferredDuringKex => "too much traffic queued during key exchange",
             Self::FieldLength => "field length limit exceeded",
-            Self::Channels => "too many channels",
             Self::PendingRequests => "too many unanswered requests",
         })
     }
@@ -356,6 +353,9 @@ pub enum Error {
     Config(String),
     /// The call is not valid in the current state.
     ApiMisuse(&'static str),
+    /// A command found the output queue of a key exchange full (`Limits::max_deferred`);
+    /// nothing was queued. Retry once output drains.
+    OutputFull,
     /// The client failed authentication too many times (server `max_attempts`).
     AuthAttemptsExceeded(u32),
     /// A message named a channel that does not exist.
@@ -403,13 +403,13 @@ impl Error {
             Self::ServiceNotAvailable(_) => DisconnectReason::ServiceNotAvailable,
             Self::Timeout(_) | Self::ConnectionLost => DisconnectReason::ConnectionLost,
             Self::PeerDisconnected { reason, .. } | Self::LocallyClosed { reason, .. } => *reason,
-            Self::Closed | Self::Config(_) | Self::ApiMisuse(_) => DisconnectReason::ByApplication,
+            Self::Closed | Self::Config(_) | Self::ApiMisuse(_) | Self::OutputFull => DisconnectReason::ByApplication,
         }
     }
 
     /// Whether this error ends the connection (as opposed to refusing one call).
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, Self::Config(_) | Self::ApiMisuse(_))
+        !matches!(self, Self::Config(_) | Self::ApiMisuse(_) | Self::OutputFull)
     }
 }
 
@@ -442,6 +442,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("connection closed"),
             Self::Config(why) => write!(f, "invalid configuration: {why}"),
             Self::ApiMisuse(why) => write!(f, "invalid call: {why}"),
+            Self::OutputFull => f.write_str("output queue full during a key exchange; retry later"),
             Self::AuthAttemptsExceeded(n) => write!(f, "too many authentication failures ({n})"),
             Self::UnknownChannel { msg, channel } => write!(f, "message {msg} for unknown channel {channel}"),
             Self::ChannelProtocol { channel, violation } => write!(f, "channel {channel}: {violation}"),

@@ -85,6 +85,7 @@ pub struct Connection {
 impl Connection {
     /// A connection for a freshly accepted stream; our identification and KEXINIT are queued.
     pub fn new(config: Arc<Config>, now: Instant, rng: Box<dyn CryptoRng + Send>) -> Result<Self, Error> {
+        config.connection.validate(&config.transport.limits)?;
         let mut t = Transport::new(Side::Server(config.clone()), Arc::new(config.transport.clone()), now, rng)?;
         t.set_timer(Timer::Auth, config.auth.timeout.map(|d| now + d));
         Ok(Self {
@@ -161,7 +162,7 @@ impl Connection {
         match timer {
             Timer::Auth if !self.auth.is_authenticated() => Err(Error::Timeout(TimeoutKind::Auth)),
             Timer::Keepalive => self.conn.on_keepalive(&mut self.t, now),
-            Timer::Idle if self.conn.is_active() => Err(Error::Timeout(TimeoutKind::Idle)),
+            Timer::Idle => self.conn.on_idle(&mut self.t, now),
             _ => Ok(()),
         }
     }
@@ -192,7 +193,7 @@ impl Connection {
                 self.auth.handle(&mut self.t, n, &pkt.payload)?;
                 self.after_auth(now)
             }
-            n if msg::is_connection(n) => self.conn.handle(&mut self.t, n, &pkt.payload, pkt.seq, now),
+            n if msg::is_connection(n) => self.conn.handle(&mut self.t, n, &pkt, now),
             _ => self.t.send_unimplemented(pkt.seq),
         }
     }

@@ -111,3 +111,32 @@ fn idle_authenticated_connection_with_a_session_channel() {
     assert!(server_beyond <= 8 * 1024, "server holds {server_beyond} B beyond its buffers");
     assert!(client_beyond <= 8 * 1024, "client holds {client_beyond} B beyond its buffers");
 }
+
+/// Small channel data must not pin receive buffers: a peer that interleaves 1-byte data
+/// packets with 16 KiB of padding, read by an application that holds every event, costs
+/// about the data, not 16 KiB per byte.
+#[test]
+fn held_small_data_does_not_pin_receive_buffers() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut p, _c, _s) = idle_session();
+    let sid = p.server.channel_ids()[0];
+    let cid = p.client.channel_ids()[0];
+    let mut held = Vec::new();
+    let before = live();
+    for _ in 0..200 {
+        p.server.channel_send(sid, b"x").unwrap();
+        p.server.send_ignore(&[0u8; 16 * 1024]).unwrap();
+        p.drive().unwrap();
+        for ev in p.client_events.drain(..) {
+            if let Event::ChannelData { id, data } = ev {
+                assert_eq!(id, cid);
+                held.push(data);
+            }
+        }
+    }
+    let grown = live() - before;
+    assert_eq!(held.len(), 200);
+    println!("200 held 1-byte data events: heap grew {grown} B");
+    assert!(grown < 256 * 1024, "held data pins {grown} B of receive buffers");
+    drop(held);
+}

@@ -24,6 +24,11 @@ pub(crate) const CONNECTION_SERVICE: &str = "ssh-connection";
 /// The service that carries user authentication (RFC 4252 §4).
 pub(crate) const USERAUTH_SERVICE: &str = "ssh-userauth";
 
+/// Sends `SSH_MSG_USERAUTH_REQUEST` for `ssh-connection`.
+fn send_userauth(t: &mut Transport, user: &str, method: RequestMethod<'_>) -> Result<(), Error> {
+    t.send(|w| UserauthRequest { user, service: CONNECTION_SERVICE, method }.encode(w))
+}
+
 /// What proves the client's identity for `publickey`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -89,8 +94,8 @@ struct PublicKeyAttempt {
 
 #[derive(Debug)]
 enum GssStage {
-    /// Waiting for the server's mechanism choice.
-    AwaitMechanism,
+    /// Waiting for the server's choice among these mechanisms.
+    AwaitMechanism(Vec<Vec<u8>>),
     /// Exchanging context tokens.
     Context,
     /// MIC or EXCHANGE_COMPLETE sent.
@@ -105,9 +110,11 @@ enum Attempt {
         fallback: Option<super::Secret>,
     },
     PublicKey(Box<PublicKeyAttempt>),
-    /// With the password to answer a lone secret prompt, when standing in for `password`.
+    /// With the password to answer a lone secret prompt, when standing in for `password`,
+    /// and the number of prompts the application has to answer, once asked.
     KeyboardInteractive {
         answer: Option<super::Secret>,
+        prompts: Option<usize>,
     },
     Gssapi(GssStage),
 }
@@ -209,8 +216,7 @@ impl ClientAuth {
     }
 
     fn send_request(&self, t: &mut Transport, method: RequestMethod<'_>) -> Result<(), Error> {
-        let req = UserauthRequest { user: &self.user, service: CONNECTION_SERVICE, method };
-        t.send(|w| req.encode(w))
+        send_userauth(t, &self.user, method)
     }
 
     fn send_queued(&mut self, t: &mut Transport, q: Queued) -> Result<(), Error> {
@@ -245,12 +251,12 @@ impl ClientAuth {
                     t,
                     RequestMethod::KeyboardInteractive { language: b"", submethods: submethods.as_bytes() },
                 )?;
-                Attempt::KeyboardInteractive { answer: None }
+                Attempt::KeyboardInteractive { answer: None, prompts: None }
             }
             Queued::Gssapi { mechanisms } => {
-                let mechanisms = mechanisms.iter().map(Vec::as_slice).collect();
-                self.send_request(t, RequestMethod::GssapiWithMic { mechanisms })?;
-                Attempt::Gssapi(GssStage::AwaitMechanism)
+                let offered = mechanisms.iter().map(Vec::as_slice).collect();
+                self.send_request(t, RequestMethod::GssapiWithMic { mechanisms: offered })?;
+                Attempt::Gssapi(GssStage::AwaitMechanism(mechanisms))
             }
         };
         self.state = State::Pending(attempt);
@@ -319,9 +325,14 @@ impl ClientAuth {
     }
 
     pub(crate) fn info_response(&mut self, t: &mut Transport, answers: &[&str]) -> Result<(), Error> {
-        match &self.state {
-            State::Pending(Attempt::KeyboardInteractive { .. }) => {
-                t.send(|w| InfoResponse::encode(answers.iter().map(|a| a.as_bytes()), w))
+        match &mut self.state {
+            State::Pending(Attempt::KeyboardInteractive { prompts: pending @ Some(_), .. }) => {
+                if *pending != Some(answers.len()) {
+                    return Err(Error::ApiMisuse("one answer per prompt"));
+                }
+                t.send(|w| InfoResponse::encode(answers.iter().map(|a| a.as_bytes()), w))?;
+                *pending = None;
+                Ok(())
             }
             _ => Err(Error::ApiMisuse("no keyboard-interactive prompts are pending")),
         }
@@ -333,7 +344,6 @@ impl ClientAuth {
         token: SignToken,
         signature: &[u8],
     ) -> Result<(), Error> {
-        let user = self.user.clone();
         let State::Pending(Attempt::PublicKey(a)) = &mut self.state else {
             return Err(Error::ApiMisuse("no signature was asked for"));
         };
@@ -348,7 +358,7 @@ impl ClientAuth {
             return Err(Error::ApiMisuse("the signature does not verify with the key being offered"));
         }
         let method = RequestMethod::PublicKey { algorithm: a.current.name(), key: &a.blob, signature: Some(signature) };
-        t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w))?;
+        send_userauth(t, &self.user, method)?;
         a.stage = PkStage::Signed;
         Ok(())
     }
@@ -373,6 +383,19 @@ impl ClientAuth {
             }
             _ => Err(Error::ApiMisuse("no GSS-API context is being established")),
         }
+    }
+
+    /// Gives up on gssapi-with-mic (the local context failed): sends `errtok` if the
+    /// mechanism produced one (RFC 4462 §3.9), and another method may start at once.
+    pub(crate) fn gssapi_abort(&mut self, t: &mut Transport, errtok: Option<&[u8]>) -> Result<(), Error> {
+        if !matches!(self.state, State::Pending(Attempt::Gssapi(_))) {
+            return Err(Error::ApiMisuse("no GSS-API exchange is in progress"));
+        }
+        if let Some(token) = errtok {
+            t.send(|w| GssString { data: token }.encode(msg::USERAUTH_GSSAPI_ERRTOK, w))?;
+        }
+        self.state = State::Idle;
+        Ok(())
     }
 
     /// The data the MIC must cover.
@@ -435,9 +458,8 @@ impl ClientAuth {
                     && let Some(next) = a.fallback.pop_front()
                 {
                     a.current = next;
-                    let user = self.user.clone();
                     let method = RequestMethod::PublicKey { algorithm: next.name(), key: &a.blob, signature: None };
-                    return t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w));
+                    return send_userauth(t, &self.user, method);
                 }
                 // Paramiko's password fallback: the server takes no passwords but does
                 // keyboard-interactive (PAM): try that, answering its prompt with the password.
@@ -447,10 +469,9 @@ impl ClientAuth {
                     && f.methods.contains("keyboard-interactive")
                     && let Some(password) = fallback.take()
                 {
-                    let user = self.user.clone();
                     let method = RequestMethod::KeyboardInteractive { language: b"", submethods: b"" };
-                    t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w))?;
-                    self.state = State::Pending(Attempt::KeyboardInteractive { answer: Some(password) });
+                    send_userauth(t, &self.user, method)?;
+                    self.state = State::Pending(Attempt::KeyboardInteractive { answer: Some(password), prompts: None });
                     return Ok(());
                 }
                 self.state = State::Idle;
@@ -478,8 +499,7 @@ impl ClientAuth {
                                 key: &a.blob,
                                 signature: Some(&sig),
                             };
-                            let user = self.user.clone();
-                            t.send(|w| UserauthRequest { user: &user, service: CONNECTION_SERVICE, method }.encode(w))?;
+                            send_userauth(t, &self.user, method)?;
                             a.stage = PkStage::Signed;
                         }
                         Identity::External { key, .. } => {
@@ -503,7 +523,7 @@ impl ClientAuth {
                         .push_back(Event::AuthPasswordChange { prompt: String::from_utf8_lossy(m.text).into_owned() });
                     Ok(())
                 }
-                Attempt::KeyboardInteractive { answer } => {
+                Attempt::KeyboardInteractive { answer, prompts } => {
                     let r = WireInfoRequest::decode(payload).map_err(bad)?;
                     // Standing in for `password`: a lone secret prompt gets the password, an
                     // empty round gets no answers; anything else goes to the application.
@@ -523,11 +543,20 @@ impl ClientAuth {
                         instruction: lossy(r.instruction),
                         prompts: r.prompts.iter().map(|p| Prompt { text: lossy(p.prompt), echo: p.echo }).collect(),
                     };
+                    *prompts = Some(request.prompts.len());
                     t.events.push_back(Event::AuthPrompts(request));
                     Ok(())
                 }
-                Attempt::Gssapi(stage @ GssStage::AwaitMechanism) => {
+                Attempt::Gssapi(stage @ GssStage::AwaitMechanism(_)) => {
                     let m = GssString::decode(payload, number).map_err(bad)?;
+                    // RFC 4462 §3.3: one of the mechanisms we offered.
+                    if !matches!(stage, GssStage::AwaitMechanism(offered) if offered.iter().any(|o| o.as_slice() == m.data))
+                    {
+                        return Err(Error::InvalidMessage {
+                            msg: number,
+                            reason: crate::wire::WireError::InvalidValue,
+                        });
+                    }
                     *stage = GssStage::Context;
                     t.events.push_back(Event::GssapiMechanism { oid: Bytes::copy_from_slice(m.data) });
                     Ok(())

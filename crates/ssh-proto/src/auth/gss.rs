@@ -64,7 +64,7 @@ pub enum ClientAction {
     TokenThenMic(Vec<u8>),
     /// Finish with a MIC.
     Mic,
-    /// Give up (start another method).
+    /// Give up: call `gssapi_abort` (then another method may start).
     Fail(GssFailure),
 }
 

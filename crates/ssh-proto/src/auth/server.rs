@@ -62,7 +62,11 @@ enum Deciding {
         algorithm: HostKeyAlgorithm,
         blob: Bytes,
     },
-    PublicKeySigned,
+    /// A verified signature by the key with this blob.
+    PublicKeySigned {
+        blob: Bytes,
+    },
+    /// A keyboard-interactive start or response.
     KeyboardInteractive,
     Gssapi {
         mechanisms: Vec<Bytes>,
@@ -80,8 +84,10 @@ enum State {
         token: u64,
         about: Deciding,
     },
-    /// Prompts sent; waiting for the client's INFO_RESPONSE.
-    AwaitInfoResponse,
+    /// Prompts sent; waiting for the client's INFO_RESPONSE with this many answers.
+    AwaitInfoResponse {
+        prompts: usize,
+    },
     /// GSS-API context establishment: waiting for a client token, MIC or EXCHANGE_COMPLETE.
     Gssapi,
     Done,
@@ -99,12 +105,25 @@ pub(crate) struct ServerAuth {
     banner_sent: bool,
     /// `AuthenticationMethods` progress: what is left of each list.
     remaining: Vec<Vec<AuthMethod>>,
+    /// Keys that already passed a step: a list naming publickey twice needs two keys.
+    used_keys: Vec<Bytes>,
+    /// Whether a `none` request was seen (only the first is free, as in OpenSSH).
+    none_seen: bool,
 }
 
 impl ServerAuth {
     pub(crate) fn new(cfg: Arc<crate::server::Config>) -> Self {
         let remaining = cfg.auth.required.clone();
-        Self { cfg, state: State::Ready, user: None, failures: 0, banner_sent: false, remaining }
+        Self {
+            cfg,
+            state: State::Ready,
+            user: None,
+            failures: 0,
+            banner_sent: false,
+            remaining,
+            used_keys: Vec::new(),
+            none_seen: false,
+        }
     }
 
     pub(crate) fn is_authenticated(&self) -> bool {
@@ -150,7 +169,7 @@ impl ServerAuth {
     fn send_success(&mut self, t: &mut Transport) -> Result<(), Error> {
         t.send(|w| w.extend_from_slice(&[msg::USERAUTH_SUCCESS]))?;
         self.state = State::Done;
-        t.set_authenticated();
+        t.authenticated_on_send();
         let user = self.user().unwrap_or_default().to_owned();
         t.events.push_back(Event::AuthSuccess { user });
         Ok(())
@@ -183,8 +202,12 @@ impl ServerAuth {
                 let req = UserauthRequest::decode(payload).map_err(bad)?;
                 self.request(t, req)
             }
-            (State::AwaitInfoResponse, msg::USERAUTH_61) => {
+            (&State::AwaitInfoResponse { prompts }, msg::USERAUTH_61) => {
                 let r = InfoResponse::decode(payload).map_err(bad)?;
+                // RFC 4256 §3.4: a response with the wrong number of answers fails.
+                if r.answers.len() != prompts {
+                    return self.send_failure(t, false, true);
+                }
                 let answers = r.answers.iter().map(|a| Secret::from_wire(a)).collect();
                 self.ask(t, Deciding::KeyboardInteractive, AuthAttempt::KeyboardInteractiveResponse { answers });
                 Ok(())
@@ -209,12 +232,14 @@ impl ServerAuth {
                 self.ask(t, Deciding::GssapiFinal, AuthAttempt::GssapiExchangeComplete);
                 Ok(())
             }
-            // The client gave up on the GSS-API exchange; it may start another request.
+            // The client gave up on the GSS-API exchange and has moved on: no reply (RFC 4462
+            // §3.9; a FAILURE here would answer its next request), nothing counted.
             (State::Gssapi, msg::USERAUTH_GSSAPI_ERRTOK) => {
                 GssString::decode(payload, number).map_err(bad)?;
-                self.send_failure(t, false, true)
+                self.state = State::Ready;
+                Ok(())
             }
-            (State::Gssapi | State::AwaitInfoResponse, msg::USERAUTH_REQUEST) => {
+            (State::Gssapi | State::AwaitInfoResponse { .. }, msg::USERAUTH_REQUEST) => {
                 // A new request abandons the method in progress (RFC 4256 §3.4, RFC 4462 §3.4).
                 self.state = State::Ready;
                 let req = UserauthRequest::decode(payload).map_err(bad)?;
@@ -281,6 +306,7 @@ impl ServerAuth {
                 self.ask(t, Deciding::Gssapi { mechanisms }, attempt);
                 Ok(())
             }
+            // Unknown methods were refused above.
             RequestMethod::Other { .. } => self.send_failure(t, false, true),
         }
     }
@@ -327,7 +353,7 @@ impl ServerAuth {
                 }
                 self.ask(
                     t,
-                    Deciding::PublicKeySigned,
+                    Deciding::PublicKeySigned { blob: Bytes::copy_from_slice(blob) },
                     AuthAttempt::PublicKey { algorithm: alg, key, certificate, verified: true },
                 );
                 Ok(())
@@ -345,6 +371,10 @@ impl ServerAuth {
             return Err(Error::ApiMisuse("stale authentication token"));
         }
         let fits = match (about, &reply) {
+            // No security context yet: nothing to accept.
+            (Deciding::Gssapi { .. }, AuthReply::Accept | AuthReply::Partial) => {
+                Err("a GSS-API start is answered with a mechanism or a rejection")
+            }
             (Deciding::GssapiToken, AuthReply::Accept | AuthReply::Partial) => {
                 Err("a GSS-API token step is answered with a token or a rejection")
             }
@@ -369,20 +399,36 @@ impl ServerAuth {
         let method = match about {
             Deciding::None => AuthMethod::None,
             Deciding::Password => AuthMethod::Password,
-            Deciding::PublicKeyQuery { .. } | Deciding::PublicKeySigned => AuthMethod::PublicKey,
+            Deciding::PublicKeyQuery { .. } | Deciding::PublicKeySigned { .. } => AuthMethod::PublicKey,
             Deciding::KeyboardInteractive => AuthMethod::KeyboardInteractive,
             Deciding::Gssapi { .. } | Deciding::GssapiToken | Deciding::GssapiFinal => AuthMethod::GssapiWithMic,
         };
         match (about, reply) {
-            (Deciding::PublicKeyQuery { algorithm, blob }, AuthReply::Accept) => {
+            // A query proves nothing: whatever the application says yes with is only PK_OK
+            // (Paramiko servers answer queries with partial success).
+            (Deciding::PublicKeyQuery { algorithm, blob }, AuthReply::Accept | AuthReply::Partial) => {
                 t.send(|w| PkOk { algorithm: algorithm.name(), key: &blob }.encode(w))
             }
-            (_, AuthReply::Accept) => self.method_succeeded(t, method),
-            (_, AuthReply::Partial) => {
-                self.advance(method);
-                self.send_failure(t, true, false)
+            (Deciding::PublicKeySigned { blob }, AuthReply::Accept | AuthReply::Partial)
+                if !self.remaining.is_empty() && self.used_keys.contains(&blob) =>
+            {
+                // OpenSSH's auth2_key_already_used: one key cannot pass two publickey steps.
+                self.send_failure(t, false, true)
             }
-            (_, AuthReply::Reject) => self.send_failure(t, false, method != AuthMethod::None),
+            (about, reply @ (AuthReply::Accept | AuthReply::Partial)) => {
+                if let Deciding::PublicKeySigned { blob } = about
+                    && !self.remaining.is_empty()
+                {
+                    self.used_keys.push(blob);
+                }
+                let complete = self.remaining.is_empty() && reply == AuthReply::Accept || self.advance(method);
+                if complete { self.send_success(t) } else { self.send_failure(t, true, false) }
+            }
+            (_, AuthReply::Reject) => {
+                // The first `none` is free: clients use it to learn the methods.
+                let counts = method != AuthMethod::None || std::mem::replace(&mut self.none_seen, true);
+                self.send_failure(t, false, counts)
+            }
             (_, AuthReply::ChangePassword { prompt }) => {
                 t.send(|w| TextMessage { text: prompt.as_bytes(), language: b"" }.encode(msg::USERAUTH_60, w))
             }
@@ -396,7 +442,7 @@ impl ServerAuth {
                     prompts,
                 };
                 t.send(|w| req.encode(w))?;
-                self.state = State::AwaitInfoResponse;
+                self.state = State::AwaitInfoResponse { prompts: req.prompts.len() };
                 Ok(())
             }
             (_, AuthReply::GssapiMechanism(oid)) => {
@@ -425,13 +471,5 @@ impl ServerAuth {
             }
         }
         complete
-    }
-
-    fn method_succeeded(&mut self, t: &mut Transport, method: AuthMethod) -> Result<(), Error> {
-        if self.remaining.is_empty() || self.advance(method) {
-            self.send_success(t)
-        } else {
-            self.send_failure(t, true, false)
-        }
     }
 }

@@ -593,3 +593,144 @@ fn password_falls_back_to_keyboard_interactive_like_paramiko() {
     p.drive().unwrap();
     assert!(p.client_events.iter().any(|e| matches!(e, Event::AuthPrompts(_))));
 }
+
+// ---- review fixes -----------------------------------------------------------------------
+
+#[test]
+fn a_yes_to_a_query_only_ever_earns_pk_ok() {
+    // Partial on a query is PK_OK (Paramiko servers answer queries that way), and it does
+    // not count as a passed publickey step.
+    let mut p = pair(|s| s.auth.required = vec![vec![AuthMethod::PublicKey, AuthMethod::Password]]);
+    p.auth_policy = Some(Box::new(|_, a| match a {
+        AuthAttempt::PublicKey { verified: false, .. } => AuthReply::Partial,
+        AuthAttempt::PublicKey { verified: true, .. } => AuthReply::Reject,
+        _ => AuthReply::Accept,
+    }));
+    p.client.auth_publickey("alice", local("ed25519")).unwrap();
+    p.drive().unwrap();
+    // PK_OK, then the signed request was refused: the list still starts with publickey.
+    assert_eq!(failures(&p), [(vec!["publickey".to_owned()], false)]);
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert!(!p.client.is_authenticated());
+    assert_eq!(failures(&p).last().unwrap(), &(vec!["publickey".to_owned()], false));
+}
+
+#[test]
+fn a_gssapi_start_cannot_be_accepted_without_a_context() {
+    let mut p = pair(|s| s.auth.methods = vec![AuthMethod::GssapiWithMic]);
+    p.client.auth_gssapi("alice", &[gss::KRB5_MECHANISM]).unwrap();
+    p.drive().unwrap();
+    let (token, _, attempt) = last_request(&p).unwrap();
+    assert!(matches!(attempt, AuthAttempt::Gssapi { .. }));
+    assert!(matches!(p.server.auth_reply(token, AuthReply::Accept), Err(Error::ApiMisuse(_))));
+    assert!(matches!(p.server.auth_reply(token, AuthReply::Partial), Err(Error::ApiMisuse(_))));
+    p.server.auth_reply(token, AuthReply::Reject).unwrap();
+    p.drive().unwrap();
+    assert!(!p.server.is_authenticated());
+}
+
+#[test]
+fn partial_that_completes_the_list_authenticates() {
+    let mut p = pair(|s| s.auth.required = vec![vec![AuthMethod::Password]]);
+    p.auth_policy = Some(Box::new(|_, _| AuthReply::Partial));
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert!(succeeded(&p));
+}
+
+#[test]
+fn one_key_cannot_pass_two_publickey_steps() {
+    let mut p = pair(|s| s.auth.required = vec![vec![AuthMethod::PublicKey, AuthMethod::PublicKey]]);
+    p.auth_policy = Some(Box::new(|_, _| AuthReply::Accept));
+    p.client.auth_publickey("alice", local("ed25519")).unwrap();
+    p.drive().unwrap();
+    assert_eq!(failures(&p), [(vec!["publickey".to_owned()], true)]);
+    p.client.auth_publickey("alice", local("ed25519")).unwrap();
+    p.drive().unwrap();
+    assert!(!p.client.is_authenticated(), "the same key twice");
+    assert_eq!(failures(&p).last().unwrap(), &(vec!["publickey".to_owned()], false));
+    p.client.auth_publickey("alice", local("ecdsa256")).unwrap();
+    p.drive().unwrap();
+    assert!(succeeded(&p));
+}
+
+#[test]
+fn gssapi_errtok_is_not_answered_and_the_client_can_move_on() {
+    let mut p = pair(|s| s.auth.methods = vec![AuthMethod::GssapiWithMic, AuthMethod::Password]);
+    p.auth_policy = Some(Box::new(|_, a| match a {
+        AuthAttempt::Gssapi { mechanisms } => AuthReply::GssapiMechanism(mechanisms[0].clone()),
+        AuthAttempt::Password { .. } => AuthReply::Accept,
+        _ => AuthReply::Reject,
+    }));
+    p.client.auth_gssapi("alice", &[gss::KRB5_MECHANISM]).unwrap();
+    p.drive().unwrap();
+    assert!(p.client_events.iter().any(|e| matches!(e, Event::GssapiMechanism { .. })));
+    // The local context failed: abort with an error token, then use a password.
+    p.client.gssapi_abort(Some(b"no ticket")).unwrap();
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert!(succeeded(&p), "a FAILURE for the ERRTOK would have answered the password request");
+    assert!(failures(&p).is_empty());
+}
+
+#[test]
+fn keyboard_interactive_answers_must_match_the_prompts() {
+    let mut p = pair(|_| {});
+    p.auth_policy = Some(Box::new(|_, a| match a {
+        AuthAttempt::KeyboardInteractive { .. } => AuthReply::Prompts(InfoRequest {
+            name: String::new(),
+            instruction: String::new(),
+            prompts: vec![Prompt::new("a", true), Prompt::new("b", false)],
+        }),
+        _ => AuthReply::Accept,
+    }));
+    // Client side: no prompts yet, then the wrong number of answers.
+    p.client.auth_keyboard_interactive("alice", "").unwrap();
+    assert!(matches!(p.client.auth_info_response(&[]), Err(Error::ApiMisuse(_))));
+    p.drive().unwrap();
+    assert!(matches!(p.client.auth_info_response(&["one"]), Err(Error::ApiMisuse(_))));
+    // Server side: a response with one answer for two prompts fails, unseen by the app.
+    let before = count(&p.server_events, |e| matches!(e, Event::AuthRequest { .. }));
+    p.client.transport_mut().send(|w| crate::wire::auth::InfoResponse::encode([&b"x"[..]].into_iter(), w)).unwrap();
+    p.client_to_server_only().unwrap();
+    assert_eq!(count(&p.server_events, |e| matches!(e, Event::AuthRequest { .. })), before);
+    assert!(!p.server.is_closed());
+}
+
+#[test]
+fn repeated_none_requests_count_after_the_first() {
+    let mut p = pair(|s| s.auth.max_attempts = 3);
+    p.auth_policy = Some(Box::new(|_, _| AuthReply::Reject));
+    p.client.request_service("ssh-userauth").unwrap();
+    p.drive().unwrap();
+    for _ in 0..10 {
+        let req = UserauthRequest { user: "alice", service: "ssh-connection", method: RequestMethod::None };
+        p.client.transport_mut().send(|w| req.encode(w)).unwrap();
+    }
+    let _ = p.client_to_server_only();
+    // The first none is free; the next three reach the limit.
+    assert_eq!(count(&p.server_events, |e| matches!(e, Event::AuthRequest { .. })), 4);
+    assert!(p.server.is_closed());
+}
+
+#[test]
+fn success_released_by_a_key_exchange_starts_compression_right_after_it() {
+    use crate::algorithm::Compression;
+    let mut c = client::Config::default();
+    c.transport.algorithms.compression = AlgorithmList::new([Compression::ZlibOpenSsh]);
+    let mut p = pair_with(c, |s| s.transport.algorithms.compression = AlgorithmList::new([Compression::ZlibOpenSsh]));
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    let (token, _, _) = last_request(&p).unwrap();
+    // Our KEXINIT is out when the application says yes: SUCCESS waits for the new keys.
+    p.server.rekey().unwrap();
+    p.server.auth_reply(token, AuthReply::Accept).unwrap();
+    p.drive().unwrap();
+    assert!(p.client.is_authenticated() && p.server.is_authenticated());
+    assert_eq!(p.server.key_exchanges(), 2);
+    let before = p.moved.1;
+    p.server.send_ignore(&[0u8; 60_000]).unwrap();
+    p.drive().unwrap();
+    assert!(p.moved.1 - before < 2_000, "compression did not start");
+}

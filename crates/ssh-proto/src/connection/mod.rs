@@ -33,13 +33,19 @@ use crate::algorithm::HostKeyAlgorithm;
 use crate::error::{Error, Limit, TimeoutKind};
 use crate::event::Event;
 use crate::keys;
-use crate::transport::{Side, Timer, Transport};
+use crate::transport::{Received, Side, Timer, Transport};
 use crate::wire::connection::{
     self as wire, ChannelData, ChannelOpen, DATA_HEADER, EXTENDED_DATA_HEADER, OpenConfirmation,
     OpenFailure as WireOpenFailure, WindowAdjust,
 };
 use crate::wire::{Reader, WireWrite, msg};
 use channel::Channel;
+
+/// Channel data at least this long is handed out without a copy (when it is also a good
+/// part of the buffer it would pin, see [`MAX_PIN_RATIO`]).
+const ZERO_COPY_MIN: usize = 16 * 1024;
+/// Most receive-buffer bytes a zero-copy data view may keep alive, per byte of data.
+const MAX_PIN_RATIO: usize = 8;
 
 /// A channel: our local channel number, and which use of that number it is. Numbers are
 /// reused once a channel closes; the generation keeps a command that was meant for the old
@@ -115,6 +121,24 @@ impl Default for ConnectionConfig {
     }
 }
 
+impl ConnectionConfig {
+    /// Checks the settings against the transport's limits: a peer filling our announced
+    /// maximum packet must stay within the packet size we accept.
+    pub(crate) fn validate(&self, limits: &crate::Limits) -> Result<(), Error> {
+        let bad = |why: &str| Err(Error::Config(why.to_owned()));
+        if self.window == 0 {
+            return bad("channel window must not be zero");
+        }
+        if self.max_packet < 512 || self.max_packet as usize > limits.max_packet.saturating_sub(1024) {
+            return bad("channel max_packet must be at least 512 and 1 KiB below the transport's max_packet");
+        }
+        if self.max_channels == 0 || self.max_pending_requests == 0 {
+            return bad("max_channels and max_pending_requests must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 /// Why a channel command did nothing. These never end the connection, except
 /// [`ChannelError::Connection`], which reports that it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +157,11 @@ pub enum ChannelError {
     NotReady,
     /// A token that matches nothing pending.
     StaleToken,
+    /// `ConnectionConfig::max_channels` channels are in use.
+    TooManyChannels,
+    /// The output queue of a key exchange is full (`Limits::max_deferred`); nothing was
+    /// sent. Retry after `poll_transmit` or the next `ChannelWritable`.
+    OutputFull,
     /// The connection has failed or closed.
     Connection(Error),
 }
@@ -146,6 +175,8 @@ impl fmt::Display for ChannelError {
             Self::Blocked(id) => write!(f, "{id}: blocked by flow control"),
             Self::NotReady => f.write_str("the connection protocol is not running (not authenticated)"),
             Self::StaleToken => f.write_str("no such pending request"),
+            Self::TooManyChannels => f.write_str("too many channels"),
+            Self::OutputFull => f.write_str("output queue full during a key exchange"),
             Self::Connection(e) => write!(f, "connection: {e}"),
         }
     }
@@ -155,7 +186,10 @@ impl std::error::Error for ChannelError {}
 
 impl From<Error> for ChannelError {
     fn from(e: Error) -> Self {
-        Self::Connection(e)
+        match e {
+            Error::OutputFull => Self::OutputFull,
+            e => Self::Connection(e),
+        }
     }
 }
 
@@ -186,6 +220,9 @@ pub(crate) struct ConnectionLayer {
     /// when room frees.
     room_blocked: bool,
     probes_outstanding: u32,
+    /// We sent channel traffic since the idle timer was armed (commands carry no time, so
+    /// the timer is re-armed when it fires instead).
+    sent_activity: bool,
 }
 
 fn stale() -> ChannelError {
@@ -205,6 +242,7 @@ impl ConnectionLayer {
             no_more_sessions: false,
             room_blocked: false,
             probes_outstanding: 0,
+            sent_activity: false,
         }
     }
 
@@ -214,6 +252,7 @@ impl ConnectionLayer {
 
     /// Starts the connection protocol (authentication succeeded).
     pub(crate) fn activate(&mut self, t: &mut Transport, now: Instant) {
+        self.sent_activity = false;
         self.active = true;
         self.arm_keepalive(t, now);
         self.touch(t, now);
@@ -223,9 +262,26 @@ impl ConnectionLayer {
         t.set_timer(Timer::Keepalive, self.cfg.keepalive.map(|k| now + k.interval));
     }
 
-    /// Channel activity: restarts the idle timer.
+    /// Channel activity from the peer: restarts the idle timer.
     fn touch(&self, t: &mut Transport, now: Instant) {
         t.set_timer(Timer::Idle, self.cfg.idle_timeout.map(|d| now + d));
+    }
+
+    /// Channel activity of ours (a command, which knows no time): noted for the idle timer.
+    fn touch_sent(&mut self) {
+        self.sent_activity = true;
+    }
+
+    /// The idle timer fired: idle unless we sent channel traffic since it was armed.
+    pub(crate) fn on_idle(&mut self, t: &mut Transport, now: Instant) -> Result<(), Error> {
+        if !self.active {
+            return Ok(());
+        }
+        if std::mem::take(&mut self.sent_activity) {
+            self.touch(t, now);
+            return Ok(());
+        }
+        Err(Error::Timeout(TimeoutKind::Idle))
     }
 
     fn ready(&self, t: &Transport) -> Result<(), ChannelError> {
@@ -300,7 +356,7 @@ impl ConnectionLayer {
     pub(crate) fn open(&mut self, t: &mut Transport, kind: &ChannelKind) -> Result<ChannelId, ChannelError> {
         self.ready(t)?;
         let ch = Channel::new(ChannelState::Opening, self.cfg.window, self.cfg.max_packet);
-        let id = self.allocate(ch).ok_or(ChannelError::Connection(Error::LimitExceeded(Limit::Channels)))?;
+        let id = self.allocate(ch).ok_or(ChannelError::TooManyChannels)?;
         let open = ChannelOpen {
             kind: kind.name(),
             sender: id.number,
@@ -308,14 +364,14 @@ impl ConnectionLayer {
             max_packet: self.cfg.max_packet,
             data: &[],
         };
-        if let Err(e) = t.send(|w| {
+        if let Err(e) = t.send_command(|w| {
             open.encode_header(w);
             kind.encode_data(w);
         }) {
             self.free(id);
             return Err(e.into());
         }
-        self.touch(t, t.now);
+        self.touch_sent();
         Ok(id)
     }
 
@@ -327,7 +383,7 @@ impl ConnectionLayer {
             return Err(ChannelError::NotOpen(id));
         }
         let conf = OpenConfirmation { recipient: ch.remote_id, sender: id.number, window, max_packet, data: &[] };
-        t.send(|w| conf.encode(w))?;
+        t.send_command(|w| conf.encode(w))?;
         ch.state = ChannelState::Open;
         Ok(())
     }
@@ -350,7 +406,7 @@ impl ConnectionLayer {
             description: description.as_bytes(),
             language: b"",
         };
-        t.send(|w| f.encode(w))?;
+        t.send_command(|w| f.encode(w))?;
         self.free(id);
         Ok(())
     }
@@ -385,8 +441,7 @@ impl ConnectionLayer {
         let mut sent = 0usize;
         let mut room_limited = false;
         while sent < data.len() {
-            // Room for one more packet of payload; a little slack for padding and the MAC.
-            let room = t.send_room().saturating_sub(header + 512);
+            let room = t.data_room().saturating_sub(header + 64);
             let window = ch.send_window.min(ch.send_max_packet) as usize;
             let n = (data.len() - sent).min(window).min(max_payload.saturating_sub(header)).min(room);
             if n == 0 {
@@ -406,7 +461,7 @@ impl ConnectionLayer {
         if sent == 0 {
             return Err(ChannelError::Blocked(id));
         }
-        self.touch(t, t.now);
+        self.touch_sent();
         Ok(sent)
     }
 
@@ -419,7 +474,12 @@ impl ConnectionLayer {
             && !ch.eof_received
         {
             let adjust = WindowAdjust { recipient: ch.remote_id, bytes };
-            t.send(|w| adjust.encode(w))?;
+            if let Err(e) = t.send_command(|w| adjust.encode(w)) {
+                // Not sent: the credit stays ours to return later.
+                ch.recv_window -= bytes;
+                ch.unadjusted += bytes;
+                return Err(e.into());
+            }
         }
         Ok(())
     }
@@ -434,7 +494,7 @@ impl ConnectionLayer {
         if ch.eof_sent || ch.close_sent {
             return Ok(());
         }
-        t.send(|w| wire::encode_recipient(msg::CHANNEL_EOF, ch.remote_id, w))?;
+        t.send_command(|w| wire::encode_recipient(msg::CHANNEL_EOF, ch.remote_id, w))?;
         ch.eof_sent = true;
         Ok(())
     }
@@ -456,9 +516,9 @@ impl ConnectionLayer {
         if ch.close_sent {
             return Ok(());
         }
-        t.send(|w| wire::encode_recipient(msg::CHANNEL_CLOSE, ch.remote_id, w))?;
+        t.send_command(|w| wire::encode_recipient(msg::CHANNEL_CLOSE, ch.remote_id, w))?;
         ch.close_sent = true;
-        self.touch(t, t.now);
+        self.touch_sent();
         Ok(())
     }
 
@@ -477,7 +537,7 @@ impl ConnectionLayer {
         if ch.close_sent {
             return Err(ChannelError::Finished(id));
         }
-        t.send(|w| {
+        t.send_command(|w| {
             wire::ChannelRequest::encode_header(ch.remote_id, req.name(), want_reply, w);
             req.encode_data(w);
         })?;
@@ -542,7 +602,7 @@ impl ConnectionLayer {
         want_reply: bool,
     ) -> Result<Option<GlobalToken>, ChannelError> {
         self.ready(t)?;
-        t.send(|w| {
+        t.send_command(|w| {
             wire::GlobalRequest::encode_header(req.name(), want_reply, w);
             req.encode_data(w);
         })?;
@@ -592,6 +652,7 @@ impl ConnectionLayer {
 
     /// Answers a global request of the peer ourselves, in order with the application's.
     fn answer_global(&mut self, t: &mut Transport, reply: GlobalReply) -> Result<(), Error> {
+        t.check_reply_room()?;
         self.global_in.push_back((u64::MAX, Some(reply)));
         self.flush_global_replies(t)
     }
@@ -621,7 +682,7 @@ impl ConnectionLayer {
     /// Output room freed (the driver took bytes, or a key exchange ended): wake the
     /// channels that were cut short by it.
     pub(crate) fn room_freed(&mut self, t: &mut Transport) {
-        if !self.room_blocked || t.send_room() < 64 * 1024 {
+        if !self.room_blocked || !t.data_room_ample() {
             return;
         }
         self.room_blocked = false;
@@ -640,14 +701,8 @@ impl ConnectionLayer {
     // ---- input ---------------------------------------------------------------------------
 
     /// Handles a connection-protocol message (80–127).
-    pub(crate) fn handle(
-        &mut self,
-        t: &mut Transport,
-        number: u8,
-        payload: &Bytes,
-        seq: u32,
-        now: Instant,
-    ) -> Result<(), Error> {
+    pub(crate) fn handle(&mut self, t: &mut Transport, number: u8, pkt: &Received, now: Instant) -> Result<(), Error> {
+        let payload = &pkt.payload;
         let bad = Transport::wire_error(number);
         if !self.active {
             return Err(Error::UnexpectedMessage {
@@ -690,7 +745,14 @@ impl ConnectionLayer {
                     return Ok(());
                 }
                 if n > 0 {
-                    let data = payload.slice(offset..offset + len);
+                    // A view pins the receive buffer it came from: hand out views only of
+                    // data that is a good part of that buffer, copy the rest, so data held
+                    // by a slow reader never keeps more than ~8× its size alive.
+                    let data = if len >= ZERO_COPY_MIN && len.saturating_mul(MAX_PIN_RATIO) >= pkt.shares {
+                        payload.slice(offset..offset + len)
+                    } else {
+                        Bytes::copy_from_slice(payload.get(offset..offset + len).unwrap_or_default())
+                    };
                     t.events.push_back(match code {
                         None => Event::ChannelData { id, data },
                         Some(code) => Event::ChannelExtendedData { id, code, data },
@@ -843,7 +905,7 @@ impl ConnectionLayer {
                 }
             }
             // Unassigned connection-protocol numbers (RFC 4253 §11.4).
-            _ => t.send_unimplemented(seq),
+            _ => t.send_unimplemented(pkt.seq),
         }
     }
 
@@ -869,6 +931,7 @@ impl ConnectionLayer {
                 Ok(())
             }
             None => {
+                t.check_reply_room()?;
                 let f = WireOpenFailure {
                     recipient: o.sender,
                     reason: OpenFailure::ResourceShortage.code(),
@@ -901,20 +964,20 @@ impl ConnectionLayer {
             ChannelRequest::Keepalive => Some(false),
             _ => None,
         };
+        if ch.close_sent {
+            // We are closing: no reply goes out any more and nobody acts on the request.
+            return Ok(());
+        }
         if r.want_reply {
             if ch.requests_in.len() >= max_pending {
                 return Err(Error::LimitExceeded(Limit::PendingRequests));
             }
+            if auto.is_some() {
+                t.check_reply_room()?;
+            }
             ch.requests_in.push_back((token, auto));
         }
         if auto.is_some() {
-            return Self::flush_request_replies(t, ch);
-        }
-        if ch.close_sent {
-            // Closing: nobody will answer; refuse in order.
-            if let Some(last) = ch.requests_in.back_mut().filter(|(tok, _)| *tok == token) {
-                last.1 = Some(false);
-            }
             return Self::flush_request_replies(t, ch);
         }
         let token = r.want_reply.then_some(RequestToken(token));
@@ -933,8 +996,9 @@ impl ConnectionLayer {
             GlobalRequest::Keepalive => Some(GlobalReply::Failure),
             GlobalRequest::NoMoreSessions => {
                 self.no_more_sessions = true;
-                Some(GlobalReply::Failure)
+                Some(GlobalReply::Success { bound_port: None, data: Bytes::new() })
             }
+            // Each proof is a signature: at most one per host key we have.
             GlobalRequest::HostKeysProve { keys } => Some(match prove_host_keys(t, keys) {
                 Some(data) => GlobalReply::Success { bound_port: None, data: data.into() },
                 None => GlobalReply::Failure,
@@ -1004,6 +1068,9 @@ fn prove_host_keys(t: &mut Transport, blobs: &[Bytes]) -> Option<Vec<u8>> {
     let Side::Server(cfg) = &t.side else { return None };
     let cfg = cfg.clone();
     let host_keys = &cfg.host_keys;
+    if blobs.len() > host_keys.len() {
+        return None;
+    }
     let sid = t.session_id.clone()?;
     let rsa_alg = match t.negotiated.map(|n| n.host_key.plain()) {
         Some(a @ (HostKeyAlgorithm::RsaSha256 | HostKeyAlgorithm::RsaSha512)) => a,

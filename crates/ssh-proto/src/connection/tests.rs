@@ -846,3 +846,112 @@ fn oversized_packets_window_overflow_and_late_auth_messages() {
     assert!(!p.server.is_closed() && p.server.user() == Some("user"));
     assert!(!p.server_events.iter().any(|e| matches!(e, Event::AuthRequest { user, .. } if user == "other")));
 }
+
+#[test]
+fn automatic_replies_to_a_peer_that_never_reads_are_bounded() {
+    let mut p = authed_with(|_, s| s.transport.limits.max_pending_output = 64 * 1024);
+    // The server's output is never taken: a flood of probes must end the connection, not
+    // grow its output.
+    for _ in 0..20_000 {
+        p.client.global_request(&GlobalRequest::Keepalive, true).unwrap();
+    }
+    let mut bytes = Vec::new();
+    while let Some(b) = p.client.poll_transmit() {
+        bytes.extend_from_slice(&b);
+    }
+    let r = p.server.handle_input(&bytes, p.now);
+    assert_eq!(r, Err(Error::LimitExceeded(crate::Limit::PendingOutput)));
+    assert!(p.server.pending_output() < 80 * 1024, "{}", p.server.pending_output());
+}
+
+#[test]
+fn control_messages_during_a_full_key_exchange_do_not_end_the_connection() {
+    let mut p = authed_with(|c, _| c.transport.limits.max_deferred = 256 * 1024);
+    let (c1, _) = session(&mut p);
+    let (c2, _) = session(&mut p);
+    p.client.rekey().unwrap();
+    let chunk = vec![1u8; 64 * 1024];
+    for c in [c1, c2] {
+        while p.client.channel_send(c, &chunk).is_ok() {}
+    }
+    // Both channels blocked; now control traffic on top: the reserve takes a good part of
+    // it, the rest is refused without harm.
+    let mut queued = 0;
+    for i in 0..60 {
+        let exec = ChannelRequest::Exec { command: Bytes::from(vec![b'x'; 1000 + i]) };
+        match p.client.channel_request(c1, &exec, false) {
+            Ok(()) => queued += 1,
+            Err(ChannelError::OutputFull) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(queued >= 20, "only {queued} requests fit in the reserve");
+    assert!(!p.client.is_closed());
+    p.drive().unwrap();
+    assert!(!p.client.is_closed() && !p.server.is_closed());
+}
+
+#[test]
+fn our_sends_keep_the_idle_timer_alive() {
+    let mut p = authed_with(|_, s| s.connection.idle_timeout = Some(Duration::from_secs(60)));
+    let (c, s) = session(&mut p);
+    // The server streams; the client reads but never sends (no adjustments are due).
+    for _ in 0..6 {
+        p.server.channel_send(s, b"output").unwrap();
+        p.advance(Duration::from_secs(45)).unwrap();
+        p.client_events.clear();
+    }
+    assert!(!p.server.is_closed(), "sending is activity");
+    let _ = c;
+    let _ = p.advance(Duration::from_secs(61));
+    let _ = p.advance(Duration::from_secs(61));
+    assert!(p.server.is_closed(), "silence in both directions is idle");
+}
+
+#[test]
+fn small_output_bounds_still_wake_blocked_channels() {
+    let mut p = authed_with(|c, _| c.transport.limits.max_pending_output = 40 * 1024);
+    let (c, s) = session(&mut p);
+    let chunk = vec![3u8; 64 * 1024];
+    // Fill the output bound without taking the output.
+    let mut sent = 0;
+    loop {
+        match p.client.channel_send(c, &chunk) {
+            Ok(n) => sent += n,
+            Err(ChannelError::Blocked(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(sent > 0 && sent < 40 * 1024);
+    p.drive().unwrap();
+    assert!(p.client_events.iter().any(|e| matches!(e, Event::ChannelWritable { id } if *id == c)));
+    assert_eq!(data_of(&p.server_events, s).len(), sent);
+}
+
+#[test]
+fn channel_settings_are_checked_against_the_transport() {
+    let (mut c, s) = configs();
+    c.connection.max_packet = 256 * 1024;
+    assert!(matches!(Pair::new(c, s, Instant::now(), 1), Err(Error::Config(_))));
+    // A peer announcing a huge maximum packet gets packets within the transport limit.
+    let mut p = authed_with(|_, s| {
+        s.transport.limits.max_packet = 1024 * 1024;
+        s.connection.max_packet = 1024 * 1024 - 1024;
+    });
+    let (c, s) = session(&mut p);
+    assert_eq!(p.client.channel_info(c).unwrap().send_max_packet, 1024 * 1024 - 1024);
+    let big = vec![9u8; 600 * 1024];
+    let n = p.client.channel_send(c, &big).unwrap();
+    p.drive().unwrap();
+    assert_eq!(data_of(&p.server_events, s).len(), n);
+    assert!(!p.server.is_closed());
+}
+
+#[test]
+fn hitting_the_channel_limit_is_not_a_connection_error() {
+    let mut p = authed_with(|c, _| c.connection.max_channels = 2);
+    p.client.open_session().unwrap();
+    p.client.open_session().unwrap();
+    assert_eq!(p.client.open_session(), Err(ChannelError::TooManyChannels));
+    assert!(!p.client.is_closed());
+}

@@ -99,6 +99,9 @@ pub(crate) struct Transport {
     authenticated: bool,
     /// The layer above waits for an application decision: stop decoding input.
     pub(crate) paused: bool,
+    /// Server: USERAUTH_SUCCESS waits in the deferral queue; delayed compression starts
+    /// once it is sealed.
+    authenticate_when_sent: bool,
     closed: bool,
 }
 
@@ -137,6 +140,7 @@ impl Transport {
             now,
             authenticated: false,
             paused: false,
+            authenticate_when_sent: false,
             closed: false,
         };
         if matches!(&t.side, Side::Server(cfg) if cfg.host_keys.is_empty()) {
@@ -163,6 +167,16 @@ impl Transport {
         self.kex_count > 0
     }
 
+    /// Server: USERAUTH_SUCCESS was just queued. zlib@openssh.com starts right after it is
+    /// sealed (OpenSSH does the same): now, or when a key exchange releases it.
+    pub(crate) fn authenticated_on_send(&mut self) {
+        if self.sending_paused() {
+            self.authenticate_when_sent = true;
+        } else {
+            self.set_authenticated();
+        }
+    }
+
     /// Called by the user-authentication layer on success (starts zlib@openssh.com).
     pub(crate) fn set_authenticated(&mut self) {
         if self.authenticated {
@@ -175,10 +189,13 @@ impl Transport {
             } else {
                 (n.compression_s2c, n.compression_c2s)
             };
-            if tx == Compression::ZlibOpenSsh {
+            // A direction about to switch keys starts compressing with the new keys (the
+            // switch consults `compression_active`); the others start now. The peer sends
+            // its NEWKEYS before it can have seen our SUCCESS.
+            if tx == Compression::ZlibOpenSsh && !self.sending_paused() {
                 self.sealer.set_compression(true);
             }
-            if rx == Compression::ZlibOpenSsh {
+            if rx == Compression::ZlibOpenSsh && self.kex.is_none() {
                 self.opener.set_compression(true);
             }
         }
@@ -413,9 +430,29 @@ impl Transport {
         }
     }
 
-    /// Largest payload one packet may carry.
+    /// Largest payload one packet may carry: `packet_length` (payload, padding, padding
+    /// length) must stay within `max_packet`, with room for the most padding and for zlib
+    /// growing an incompressible payload.
     pub(crate) fn max_payload(&self) -> usize {
-        self.cfg.limits.max_packet
+        self.cfg.limits.max_packet.saturating_sub(1024)
+    }
+
+    /// The output bound in force: the deferral limit during a key exchange, the
+    /// pending-output limit otherwise.
+    fn room_limit(&self) -> usize {
+        if self.sending_paused() { self.cfg.limits.max_deferred } else { self.cfg.limits.max_pending_output }
+    }
+
+    /// Room for channel data: the output room less a reserve for control messages
+    /// (requests, window adjustments, replies), so queued data never makes them overflow
+    /// the bound.
+    pub(crate) fn data_room(&self) -> usize {
+        self.send_room().saturating_sub((self.room_limit() / 8).min(64 * 1024))
+    }
+
+    /// Whether enough data room freed up to wake channels that were blocked on it.
+    pub(crate) fn data_room_ample(&self) -> bool {
+        self.data_room() >= (self.room_limit() / 4).min(64 * 1024)
     }
 
     /// Seals a message now, whatever the key-exchange state (kex messages, DISCONNECT).
@@ -434,6 +471,17 @@ impl Transport {
     /// Sends a message of the layer above (or a generic transport message), queueing it
     /// while a key exchange is in progress; it goes out, in order, after our NEWKEYS.
     pub(crate) fn send(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
+        self.send_inner(encode, true)
+    }
+
+    /// Like [`send`](Self::send), for a command of the application: when the deferral queue
+    /// of a key exchange is full the message is not queued and the call fails with the
+    /// non-fatal [`Error::OutputFull`] (retry after `poll_transmit` or `ChannelWritable`).
+    pub(crate) fn send_command(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
+        self.send_inner(encode, false)
+    }
+
+    fn send_inner(&mut self, encode: impl FnOnce(&mut BytesMut), peer_driven: bool) -> Result<(), Error> {
         if self.closed {
             return Err(Error::Closed);
         }
@@ -446,6 +494,10 @@ impl Transport {
                 l.copy_from_slice(&(len as u32).to_be_bytes());
             }
             if self.deferred.len() > self.cfg.limits.max_deferred {
+                if !peer_driven {
+                    self.deferred.truncate(at);
+                    return Err(Error::OutputFull);
+                }
                 return Err(self.fail(Error::LimitExceeded(Limit::DeferredDuringKex)));
             }
             return Ok(());
@@ -461,6 +513,10 @@ impl Transport {
             let len = queued.get_u32() as usize;
             let payload = queued.split_to(len.min(queued.len()));
             self.send_now(|w| w.extend_from_slice(&payload))?;
+            if self.authenticate_when_sent && payload.first() == Some(&msg::USERAUTH_SUCCESS) {
+                self.authenticate_when_sent = false;
+                self.set_authenticated();
+            }
         }
         // Give the storage back for the next exchange.
         queued.clear();
@@ -474,7 +530,7 @@ impl Transport {
     }
 
     /// Automatic replies must not let a peer that does not read grow our output.
-    fn check_reply_room(&self) -> Result<(), Error> {
+    pub(crate) fn check_reply_room(&self) -> Result<(), Error> {
         if self.out.len() + self.deferred.len() > self.cfg.limits.max_pending_output {
             return Err(Error::LimitExceeded(Limit::PendingOutput));
         }

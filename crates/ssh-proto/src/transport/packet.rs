@@ -129,7 +129,11 @@ impl Sealer {
 /// One packet taken off the wire.
 pub(crate) struct Received {
     pub(crate) seq: u32,
+    /// A view of the receive buffer.
     pub(crate) payload: Bytes,
+    /// Bytes of receive buffer the payload's allocation spans from its start (what holding
+    /// a view of it may keep alive).
+    pub(crate) shares: usize,
 }
 
 /// The receiving half.
@@ -161,7 +165,6 @@ impl Opener {
         self.decompressor = on.then(Decompressor::new);
     }
 
-    /// Decodes the next complete packet from `buf`, if there is one.
     /// Heap held by the decompression buffers.
     pub(crate) fn buffer_capacity(&self) -> usize {
         self.inflated.capacity() + self.inflated_out.capacity()
@@ -174,6 +177,7 @@ impl Opener {
         }
     }
 
+    /// Decodes the next complete packet from `buf`, if there is one.
     pub(crate) fn poll(&mut self, buf: &mut BytesMut, max_packet: usize) -> Result<Option<Received>, PacketError> {
         let (packet_len, prefix) = match self.pending {
             Some(p) => p,
@@ -216,20 +220,22 @@ impl Opener {
         self.counters.bytes += total as u64;
         self.counters.packets += 1;
 
+        let shares = buf.capacity();
         let packet = buf.split_to(total);
-        let payload = match &mut self.decompressor {
-            None => packet.freeze().slice(HEADER_LEN..payload_end),
+        let (payload, shares) = match &mut self.decompressor {
+            None => (packet.freeze().slice(HEADER_LEN..payload_end), shares),
             Some(d) => {
                 let compressed = packet.get(HEADER_LEN..payload_end).unwrap_or_default();
                 d.decompress(compressed, &mut self.inflated, max_packet)?;
                 self.inflated_out.extend_from_slice(&self.inflated);
-                self.inflated_out.split().freeze()
+                let shares = self.inflated_out.capacity();
+                (self.inflated_out.split().freeze(), shares)
             }
         };
         if payload.is_empty() {
             return Err(PacketError::EmptyPayload);
         }
-        Ok(Some(Received { seq, payload }))
+        Ok(Some(Received { seq, payload, shares }))
     }
 }
 
