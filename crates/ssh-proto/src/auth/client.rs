@@ -14,10 +14,11 @@ use crate::event::Event;
 use crate::keys::{self, KeyPair};
 use crate::transport::Transport;
 use crate::wire::auth::{
-    GssError, GssString, InfoRequest as WireInfoRequest, InfoResponse, PkOk, RequestMethod, TextMessage,
-    UserauthFailure, UserauthRequest, decode_empty, gssapi_mic_data, publickey_signed_data,
+    GssError, InfoRequest as WireInfoRequest, InfoResponse, PkOk, RequestMethod, TextMessage, UserauthFailure,
+    UserauthRequest, decode_empty, gssapi_mic_data, publickey_signed_data,
 };
 use crate::wire::msg;
+use crate::wire::transport::OpaqueData;
 
 /// The service user authentication starts (RFC 4252 §5).
 pub(crate) const CONNECTION_SERVICE: &str = "ssh-connection";
@@ -379,7 +380,7 @@ impl ClientAuth {
     pub(crate) fn gssapi_token(&mut self, t: &mut Transport, token: &[u8]) -> Result<(), Error> {
         match &self.state {
             State::Pending(Attempt::Gssapi(GssStage::Context)) => {
-                t.send(|w| GssString { data: token }.encode(msg::USERAUTH_61, w))
+                t.send(|w| OpaqueData { data: token }.encode(msg::USERAUTH_61, w))
             }
             _ => Err(Error::ApiMisuse("no GSS-API context is being established")),
         }
@@ -392,7 +393,7 @@ impl ClientAuth {
             return Err(Error::ApiMisuse("no GSS-API exchange is in progress"));
         }
         if let Some(token) = errtok {
-            t.send(|w| GssString { data: token }.encode(msg::USERAUTH_GSSAPI_ERRTOK, w))?;
+            t.send(|w| OpaqueData { data: token }.encode(msg::USERAUTH_GSSAPI_ERRTOK, w))?;
         }
         self.state = State::Idle;
         Ok(())
@@ -414,7 +415,7 @@ impl ClientAuth {
             return Err(Error::ApiMisuse("no GSS-API context is being established"));
         };
         match mic {
-            Some(m) => t.send(|w| GssString { data: m }.encode(msg::USERAUTH_GSSAPI_MIC, w))?,
+            Some(m) => t.send(|w| OpaqueData { data: m }.encode(msg::USERAUTH_GSSAPI_MIC, w))?,
             None => t.send(|w| w.extend_from_slice(&[msg::USERAUTH_GSSAPI_EXCHANGE_COMPLETE]))?,
         }
         *stage = GssStage::Finished;
@@ -548,7 +549,7 @@ impl ClientAuth {
                     Ok(())
                 }
                 Attempt::Gssapi(stage @ GssStage::AwaitMechanism(_)) => {
-                    let m = GssString::decode(payload, number).map_err(bad)?;
+                    let m = OpaqueData::decode(payload, number).map_err(bad)?;
                     // RFC 4462 §3.3: one of the mechanisms we offered.
                     if !matches!(stage, GssStage::AwaitMechanism(offered) if offered.iter().any(|o| o.as_slice() == m.data))
                     {
@@ -565,7 +566,7 @@ impl ClientAuth {
             },
             msg::USERAUTH_61 => match attempt {
                 Attempt::Gssapi(GssStage::Context) => {
-                    let m = GssString::decode(payload, number).map_err(bad)?;
+                    let m = OpaqueData::decode(payload, number).map_err(bad)?;
                     t.events.push_back(Event::GssapiToken { token: Bytes::copy_from_slice(m.data) });
                     Ok(())
                 }
@@ -581,7 +582,7 @@ impl ClientAuth {
                             message: String::from_utf8_lossy(e.message).into_owned(),
                         }
                     } else {
-                        let e = GssString::decode(payload, number).map_err(bad)?;
+                        let e = OpaqueData::decode(payload, number).map_err(bad)?;
                         Event::GssapiErrorToken { token: Bytes::copy_from_slice(e.data) }
                     };
                     t.events.push_back(ev);

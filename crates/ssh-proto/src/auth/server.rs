@@ -15,10 +15,11 @@ use crate::event::Event;
 use crate::keys;
 use crate::transport::Transport;
 use crate::wire::auth::{
-    GssString, InfoRequest as WireInfoRequest, InfoResponse, PkOk, RequestMethod, TextMessage, UserauthFailure,
-    UserauthRequest, WirePrompt, decode_empty, gssapi_mic_data, publickey_signed_data,
+    InfoRequest as WireInfoRequest, InfoResponse, PkOk, RequestMethod, TextMessage, UserauthFailure, UserauthRequest,
+    WirePrompt, decode_empty, gssapi_mic_data, publickey_signed_data,
 };
 use crate::wire::msg;
+use crate::wire::transport::OpaqueData;
 
 /// Server-side user-authentication settings.
 #[derive(Clone, Debug)]
@@ -213,13 +214,13 @@ impl ServerAuth {
                 Ok(())
             }
             (State::Gssapi, msg::USERAUTH_61) => {
-                let m = GssString::decode(payload, number).map_err(bad)?;
+                let m = OpaqueData::decode(payload, number).map_err(bad)?;
                 let token = Bytes::copy_from_slice(m.data);
                 self.ask(t, Deciding::GssapiToken, AuthAttempt::GssapiToken { token });
                 Ok(())
             }
             (State::Gssapi, msg::USERAUTH_GSSAPI_MIC) => {
-                let m = GssString::decode(payload, number).map_err(bad)?;
+                let m = OpaqueData::decode(payload, number).map_err(bad)?;
                 let sid = t.session_id.clone().unwrap_or_default();
                 let (user, service) = self.user.clone().unwrap_or_default();
                 let mic_data = Bytes::from(gssapi_mic_data(&sid, &user, &service));
@@ -235,7 +236,7 @@ impl ServerAuth {
             // The client gave up on the GSS-API exchange and has moved on: no reply (RFC 4462
             // §3.9; a FAILURE here would answer its next request), nothing counted.
             (State::Gssapi, msg::USERAUTH_GSSAPI_ERRTOK) => {
-                GssString::decode(payload, number).map_err(bad)?;
+                OpaqueData::decode(payload, number).map_err(bad)?;
                 self.state = State::Ready;
                 Ok(())
             }
@@ -446,13 +447,13 @@ impl ServerAuth {
                 Ok(())
             }
             (_, AuthReply::GssapiMechanism(oid)) => {
-                t.send(|w| GssString { data: &oid }.encode(msg::USERAUTH_60, w))?;
+                t.send(|w| OpaqueData { data: &oid }.encode(msg::USERAUTH_60, w))?;
                 self.state = State::Gssapi;
                 Ok(())
             }
             (_, AuthReply::GssapiToken(token)) => {
                 if !token.is_empty() {
-                    t.send(|w| GssString { data: &token }.encode(msg::USERAUTH_61, w))?;
+                    t.send(|w| OpaqueData { data: &token }.encode(msg::USERAUTH_61, w))?;
                 }
                 self.state = State::Gssapi;
                 Ok(())

@@ -2,6 +2,7 @@
 
 use bytes::{BufMut, Bytes};
 
+use super::{rest, text};
 use crate::wire::{Reader, WireError, WireWrite};
 
 /// Most host keys accepted in one `hostkeys-00@openssh.com` / `hostkeys-prove-00@openssh.com`.
@@ -59,10 +60,6 @@ pub enum GlobalRequest {
     },
 }
 
-fn string(r: &mut Reader<'_>) -> Result<String, WireError> {
-    Ok(String::from_utf8_lossy(r.string()?).into_owned())
-}
-
 /// A list of `string`s filling the rest of the message.
 pub(crate) fn decode_blobs(r: &mut Reader<'_>) -> Result<Vec<Bytes>, WireError> {
     let mut keys = Vec::new();
@@ -95,19 +92,15 @@ impl GlobalRequest {
     pub fn decode(name: &str, data: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(data);
         let req = match name {
-            "tcpip-forward" => Self::TcpipForward { address: string(&mut r)?, port: r.u32()? },
-            "cancel-tcpip-forward" => Self::CancelTcpipForward { address: string(&mut r)?, port: r.u32()? },
-            "streamlocal-forward@openssh.com" => Self::StreamlocalForward { path: string(&mut r)? },
-            "cancel-streamlocal-forward@openssh.com" => Self::CancelStreamlocalForward { path: string(&mut r)? },
+            "tcpip-forward" => Self::TcpipForward { address: text(&mut r)?, port: r.u32()? },
+            "cancel-tcpip-forward" => Self::CancelTcpipForward { address: text(&mut r)?, port: r.u32()? },
+            "streamlocal-forward@openssh.com" => Self::StreamlocalForward { path: text(&mut r)? },
+            "cancel-streamlocal-forward@openssh.com" => Self::CancelStreamlocalForward { path: text(&mut r)? },
             "keepalive@openssh.com" => Self::Keepalive,
             "no-more-sessions@openssh.com" => Self::NoMoreSessions,
             "hostkeys-00@openssh.com" => Self::HostKeys { keys: decode_blobs(&mut r)? },
             "hostkeys-prove-00@openssh.com" => Self::HostKeysProve { keys: decode_blobs(&mut r)? },
-            other => {
-                let data = r.remaining();
-                r.bytes(data.len())?;
-                Self::Other { name: other.to_owned(), data: Bytes::copy_from_slice(data) }
-            }
+            other => Self::Other { name: other.to_owned(), data: rest(&mut r)? },
         };
         r.finish()?;
         Ok(req)

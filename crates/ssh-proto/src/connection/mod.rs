@@ -41,6 +41,19 @@ use crate::wire::connection::{
 use crate::wire::{Reader, WireWrite, msg};
 use channel::Channel;
 
+/// A `string` field as text (invalid UTF-8 replaced: names and paths from a peer are
+/// shown and looked up, never trusted as valid).
+fn text(r: &mut Reader<'_>) -> Result<String, crate::wire::WireError> {
+    Ok(String::from_utf8_lossy(r.string()?).into_owned())
+}
+
+/// The rest of a message whose type this crate does not know.
+fn rest(r: &mut Reader<'_>) -> Result<Bytes, crate::wire::WireError> {
+    let data = r.remaining();
+    r.bytes(data.len())?;
+    Ok(Bytes::copy_from_slice(data))
+}
+
 /// Channel data at least this long is handed out without a copy (when it is also a good
 /// part of the buffer it would pin, see [`MAX_PIN_RATIO`]).
 const ZERO_COPY_MIN: usize = 16 * 1024;

@@ -2,6 +2,7 @@
 
 use bytes::{BufMut, Bytes};
 
+use super::{rest, text};
 use crate::wire::{Reader, WireError, WireWrite};
 
 /// What a channel is for, with its type-specific open data.
@@ -60,10 +61,6 @@ pub enum ChannelKind {
     },
 }
 
-fn string(r: &mut Reader<'_>) -> Result<String, WireError> {
-    Ok(String::from_utf8_lossy(r.string()?).into_owned())
-}
-
 impl ChannelKind {
     /// The channel type name on the wire.
     pub fn name(&self) -> &str {
@@ -85,15 +82,15 @@ impl ChannelKind {
         let kind = match name {
             "session" => Self::Session,
             "direct-tcpip" => Self::DirectTcpip {
-                host: string(&mut r)?,
+                host: text(&mut r)?,
                 port: r.u32()?,
-                originator: string(&mut r)?,
+                originator: text(&mut r)?,
                 originator_port: r.u32()?,
             },
             "forwarded-tcpip" => Self::ForwardedTcpip {
-                address: string(&mut r)?,
+                address: text(&mut r)?,
                 port: r.u32()?,
-                originator: string(&mut r)?,
+                originator: text(&mut r)?,
                 originator_port: r.u32()?,
             },
             "x11" => {
@@ -101,27 +98,23 @@ impl ChannelKind {
                 if r.is_empty() {
                     Self::X11 { originator: String::new(), originator_port: 0 }
                 } else {
-                    Self::X11 { originator: string(&mut r)?, originator_port: r.u32()? }
+                    Self::X11 { originator: text(&mut r)?, originator_port: r.u32()? }
                 }
             }
             "auth-agent@openssh.com" => Self::AuthAgent,
             "direct-streamlocal@openssh.com" => {
-                let path = string(&mut r)?;
+                let path = text(&mut r)?;
                 // Reserved: string, uint32.
                 r.string()?;
                 r.u32()?;
                 Self::DirectStreamlocal { path }
             }
             "forwarded-streamlocal@openssh.com" => {
-                let path = string(&mut r)?;
+                let path = text(&mut r)?;
                 r.string()?;
                 Self::ForwardedStreamlocal { path }
             }
-            other => {
-                let data = r.remaining();
-                r.bytes(data.len())?;
-                Self::Other { name: other.to_owned(), data: Bytes::copy_from_slice(data) }
-            }
+            other => Self::Other { name: other.to_owned(), data: rest(&mut r)? },
         };
         r.finish()?;
         Ok(kind)

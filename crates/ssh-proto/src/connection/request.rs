@@ -3,6 +3,7 @@
 use bytes::{BufMut, Bytes};
 
 use super::modes::TerminalModes;
+use super::{rest, text};
 use crate::wire::{Reader, WireError, WireWrite};
 
 /// A pseudo-terminal request (`pty-req`).
@@ -118,10 +119,6 @@ pub enum ChannelRequest {
     },
 }
 
-fn string(r: &mut Reader<'_>) -> Result<String, WireError> {
-    Ok(String::from_utf8_lossy(r.string()?).into_owned())
-}
-
 impl ChannelRequest {
     /// The request name on the wire.
     pub fn name(&self) -> &str {
@@ -150,32 +147,32 @@ impl ChannelRequest {
         let mut r = Reader::new(data);
         let req = match name {
             "pty-req" => {
-                let term = string(&mut r)?;
+                let term = text(&mut r)?;
                 let (cols, rows, width_px, height_px) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
                 let modes = TerminalModes::decode(r.string()?)?;
                 Self::Pty(PtyRequest { term, cols, rows, width_px, height_px, modes })
             }
             "x11-req" => Self::X11 {
                 single_connection: r.bool()?,
-                auth_protocol: string(&mut r)?,
-                auth_cookie: string(&mut r)?,
+                auth_protocol: text(&mut r)?,
+                auth_cookie: text(&mut r)?,
                 screen: r.u32()?,
             },
-            "env" => Self::Env { name: string(&mut r)?, value: string(&mut r)? },
+            "env" => Self::Env { name: text(&mut r)?, value: text(&mut r)? },
             "shell" => Self::Shell,
             "exec" => Self::Exec { command: Bytes::copy_from_slice(r.string()?) },
-            "subsystem" => Self::Subsystem { name: string(&mut r)? },
+            "subsystem" => Self::Subsystem { name: text(&mut r)? },
             "window-change" => {
                 Self::WindowChange { cols: r.u32()?, rows: r.u32()?, width_px: r.u32()?, height_px: r.u32()? }
             }
             "xon-xoff" => Self::XonXoff { client_can_do: r.bool()? },
-            "signal" => Self::Signal { name: string(&mut r)? },
+            "signal" => Self::Signal { name: text(&mut r)? },
             "break" => Self::Break { length_ms: r.u32()? },
             "exit-status" => Self::Exit(ExitStatus::Code(r.u32()?)),
             "exit-signal" => {
-                let name = string(&mut r)?;
+                let name = text(&mut r)?;
                 let core_dumped = r.bool()?;
-                let message = string(&mut r)?;
+                let message = text(&mut r)?;
                 // The language tag is required by RFC 4254 but omitted by some servers.
                 if !r.is_empty() {
                     r.string()?;
@@ -185,11 +182,7 @@ impl ChannelRequest {
             "auth-agent-req@openssh.com" => Self::AuthAgent,
             "eow@openssh.com" => Self::Eow,
             "keepalive@openssh.com" => Self::Keepalive,
-            other => {
-                let data = r.remaining();
-                r.bytes(data.len())?;
-                Self::Other { name: other.to_owned(), data: Bytes::copy_from_slice(data) }
-            }
+            other => Self::Other { name: other.to_owned(), data: rest(&mut r)? },
         };
         r.finish()?;
         Ok(req)

@@ -2,13 +2,12 @@
 
 use super::{Input, reencode};
 use crate::connection::{ChannelKind, ChannelRequest, GlobalRequest, TerminalModes};
-use crate::wire::auth::{
-    GssError, GssString, InfoRequest, InfoResponse, PkOk, TextMessage, UserauthFailure, UserauthRequest,
-};
+use crate::wire::auth::{GssError, InfoRequest, InfoResponse, PkOk, TextMessage, UserauthFailure, UserauthRequest};
 use crate::wire::connection::{
     ChannelData, ChannelOpen, ChannelRequest as WireChannelRequest, GlobalRequest as WireGlobalRequest,
     OpenConfirmation, OpenFailure, WindowAdjust, decode_recipient,
 };
+use crate::wire::transport::OpaqueData;
 use crate::wire::{WireWrite, msg};
 
 /// Every decoder of [`crate::wire::auth`] on the same bytes.
@@ -41,7 +40,7 @@ pub fn auth_messages(data: &[u8]) {
     if let Ok(m) = InfoResponse::decode(data) {
         assert_eq!(reencode(|w| InfoResponse::encode(m.answers.iter().copied(), w)), data);
     }
-    if let Ok(m) = GssString::decode(data, first) {
+    if let Ok(m) = OpaqueData::decode(data, first) {
         assert_eq!(reencode(|w| m.encode(first, w)), data);
     }
     if let Ok(m) = GssError::decode(data) {
@@ -229,7 +228,7 @@ pub(super) fn seeds(out: &mut Vec<(&'static str, String, Vec<u8>)>) {
     out.push((
         "auth_messages",
         "gss-token".into(),
-        reencode(|w| GssString { data: b"token" }.encode(msg::USERAUTH_61, w)),
+        reencode(|w| OpaqueData { data: b"token" }.encode(msg::USERAUTH_61, w)),
     ));
     out.push((
         "auth_messages",

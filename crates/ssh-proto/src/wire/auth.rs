@@ -388,31 +388,6 @@ impl<'a> InfoResponse<'a> {
     }
 }
 
-/// The gssapi-with-mic messages that carry one string: `GSSAPI_RESPONSE` (60, the chosen
-/// mechanism), `GSSAPI_TOKEN` (61), `GSSAPI_ERRTOK` (65), `GSSAPI_MIC` (66).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GssString<'a> {
-    /// The OID, token or MIC.
-    pub data: &'a [u8],
-}
-
-impl<'a> GssString<'a> {
-    /// Decodes a payload with message number `number`.
-    pub fn decode(payload: &'a [u8], number: u8) -> Result<Self, WireError> {
-        let mut r = Reader::new(payload);
-        expect_msg(&mut r, number)?;
-        let data = r.string()?;
-        r.finish()?;
-        Ok(Self { data })
-    }
-
-    /// Encodes with message number `number`.
-    pub fn encode(&self, number: u8, w: &mut impl BufMut) {
-        w.put_u8(number);
-        w.put_string(self.data);
-    }
-}
-
 /// `SSH_MSG_USERAUTH_GSSAPI_ERROR` (64).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GssError<'a> {
@@ -525,7 +500,6 @@ mod tests {
             let _ = PkOk::decode(&data);
             let _ = InfoRequest::decode(&data);
             let _ = InfoResponse::decode(&data);
-            let _ = GssString::decode(&data, msg::USERAUTH_61);
             let _ = GssError::decode(&data);
         }
     }

@@ -39,7 +39,8 @@ impl<'a> Disconnect<'a> {
     }
 }
 
-/// `SSH_MSG_IGNORE`, `SSH2_MSG_PING` and `SSH2_MSG_PONG`: one opaque string.
+/// `SSH_MSG_IGNORE`, `SSH2_MSG_PING`, `SSH2_MSG_PONG`, and the gssapi-with-mic messages
+/// that carry one string (`GSSAPI_RESPONSE`, `GSSAPI_TOKEN`, `GSSAPI_ERRTOK`, `GSSAPI_MIC`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpaqueData<'a> {
     /// The data.
