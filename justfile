@@ -15,6 +15,7 @@ test:
 
 # Interop tests against real OpenSSH and Paramiko, required, in release mode.
 interop:
+    cargo build --release -p ssh-proto --example keyscan
     SSH_INTEROP=require cargo test --release -p ssh-proto --test interop_openssh --test interop_paramiko --test interop_sessions --test transcripts
 
 # Run every fuzz target for N seconds each.

@@ -47,13 +47,13 @@ fn connect(
 /// A running 64-bit hash over 8-byte words (the same whatever the chunking: a partial
 /// word is carried to the next update), to compare what was sent with what arrived.
 #[derive(Clone, Copy)]
-struct Fnv {
+struct StreamHash {
     h: u64,
     carry: [u8; 8],
     carried: usize,
 }
 
-impl Fnv {
+impl StreamHash {
     fn new() -> Self {
         Self { h: 0xcbf2_9ce4_8422_2325, carry: [0; 8], carried: 0 }
     }
@@ -90,8 +90,8 @@ struct Stream {
     size: usize,
     sent: usize,
     received: usize,
-    sent_hash: Fnv,
-    received_hash: Fnv,
+    sent_hash: StreamHash,
+    received_hash: StreamHash,
     exit: Option<ExitStatus>,
 }
 
@@ -156,8 +156,8 @@ fn run_streams(p: &mut Pair, sizes: &[usize], rekey_at: Option<usize>) -> Result
             size,
             sent: 0,
             received: 0,
-            sent_hash: Fnv::new(),
-            received_hash: Fnv::new(),
+            sent_hash: StreamHash::new(),
+            received_hash: StreamHash::new(),
             exit: None,
         });
     }

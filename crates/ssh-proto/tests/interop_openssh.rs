@@ -387,7 +387,11 @@ fn keyscan_example() -> std::path::PathBuf {
 fn keyscan_example_cli_contract() {
     require_peers!(Peer::Sshd, Peer::Ssh, Peer::SshKeygen);
     let bin = keyscan_example();
-    assert!(bin.exists(), "{} not built (cargo test builds the examples)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: `cargo test` without --test filters builds the examples, or `cargo build -p ssh-proto --example keyscan`",
+        bin.display()
+    );
     let sshd = Sshd::start().expect("start sshd");
     let port = sshd.port().to_string();
     let out = run(

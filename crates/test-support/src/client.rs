@@ -81,37 +81,52 @@ pub fn client_handshake(
                 _ => {}
             }
         }
-        while let Some(out) = conn.poll_transmit() {
-            sock.write_all(&out).map_err(|e| format!("write: {e}"))?;
-        }
-        let now = Instant::now();
-        if now >= deadline {
+        if !exchange(&mut conn, &mut sock, &mut buf, deadline)? {
             return Err(format!("timeout after {timeout:?} (key exchanges done: {})", conn.key_exchanges()));
         }
-        let wake = conn.poll_timeout().map_or(deadline, |t| t.min(deadline));
-        sock.set_read_timeout(Some(wake.saturating_duration_since(now).max(Duration::from_millis(1))))
-            .map_err(|e| e.to_string())?;
-        let r = match sock.read(&mut buf) {
-            Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_input(&buf[..n], Instant::now()),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                conn.handle_timeout(Instant::now())
-            }
-            Err(e) => return Err(format!("read: {e}")),
-        };
-        if let Err(e) = r {
-            // The Disconnected event (drained next round) carries the peer's description;
-            // prefer it, else report the error itself.
-            let mut msg = describe(&e);
-            while let Some(ev) = conn.poll_event() {
-                if let Event::Disconnected { reason, description, initiator, .. } = ev {
-                    msg = format!("{msg}; disconnected ({reason}, {initiator:?}): {description}");
-                }
-            }
-            flush(&mut conn, &mut sock);
-            return Err(msg);
-        }
     }
+}
+
+/// One round of a client's I/O loop: writes what the connection has queued, waits for input
+/// (or the connection's next deadline) until `deadline`, and feeds what came. `Ok(false)`
+/// once `deadline` has passed; an error names the cause, with the peer's disconnect
+/// message when there was one.
+pub(crate) fn exchange(
+    conn: &mut client::Connection,
+    sock: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<bool, String> {
+    while let Some(out) = conn.poll_transmit() {
+        sock.write_all(&out).map_err(|e| format!("write: {e}"))?;
+    }
+    let now = Instant::now();
+    if now >= deadline {
+        return Ok(false);
+    }
+    let wake = conn.poll_timeout().map_or(deadline, |t| t.min(deadline));
+    sock.set_read_timeout(Some(wake.saturating_duration_since(now).max(Duration::from_millis(1))))
+        .map_err(|e| e.to_string())?;
+    let r = match sock.read(buf) {
+        Ok(0) => conn.handle_eof(),
+        Ok(n) => conn.handle_input(buf.get(..n).unwrap_or_default(), Instant::now()),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            conn.handle_timeout(Instant::now())
+        }
+        Err(e) => return Err(format!("read: {e}")),
+    };
+    if let Err(e) = r {
+        // The Disconnected event carries the peer's description; prefer it.
+        let mut msg = describe(&e);
+        while let Some(ev) = conn.poll_event() {
+            if let Event::Disconnected { reason, description, initiator, .. } = ev {
+                msg = format!("{msg}; disconnected ({reason}, {initiator:?}): {description}");
+            }
+        }
+        flush(conn, sock);
+        return Err(msg);
+    }
+    Ok(true)
 }
 
 fn flush(conn: &mut client::Connection, sock: &mut TcpStream) {

@@ -321,7 +321,7 @@ fn serve(
     rec.session_id = conn.session_id().map(<[u8]>::to_vec);
     rec.service = conn.service().map(str::to_owned);
     rec.key_exchanges = conn.key_exchanges();
-    rec.authenticated = shell.authenticated.take().map(|(u, _)| u);
+    rec.authenticated = shell.authenticated.take();
     rec.commands = std::mem::take(&mut shell.commands);
     let _ = sock.shutdown(Shutdown::Both);
     rec

@@ -2,7 +2,7 @@
 //! (transport, user authentication, connection protocol) against a real server. A test
 //! loop, not a driver: the blocking and tokio crates are the real drivers.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelError, ChannelId, ChannelRequest, ExitStatus};
 use ssh_proto::{DisconnectReason, Event, KeyPair, Negotiated, SeededRng, client};
 
-use crate::client::{describe, system_rng};
+use crate::client::{describe, exchange, system_rng};
 
 /// One way to authenticate, tried in order.
 #[derive(Clone, Debug)]
@@ -188,32 +188,8 @@ pub fn client_exec(
         if out.stdout.len() + out.stderr.len() > req.max_output {
             return Err(format!("more than {} bytes of output", req.max_output));
         }
-        while let Some(b) = conn.poll_transmit() {
-            sock.write_all(&b).map_err(|e| format!("write: {e}"))?;
-        }
-        let now = Instant::now();
-        if now >= deadline {
+        if !exchange(&mut conn, &mut sock, &mut buf, deadline)? {
             return Err(format!("timeout after {timeout:?} ({} bytes of output)", out.stdout.len()));
-        }
-        let wake = conn.poll_timeout().map_or(deadline, |t| t.min(deadline));
-        sock.set_read_timeout(Some(wake.saturating_duration_since(now).max(Duration::from_millis(1))))
-            .map_err(|e| e.to_string())?;
-        let r = match sock.read(&mut buf) {
-            Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_input(&buf[..n], Instant::now()),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                conn.handle_timeout(Instant::now())
-            }
-            Err(e) => return Err(format!("read: {e}")),
-        };
-        if let Err(e) = r {
-            let mut msg = describe(&e);
-            while let Some(ev) = conn.poll_event() {
-                if let Event::Disconnected { reason, description, .. } = ev {
-                    msg = format!("{msg}; disconnected ({reason}): {description}");
-                }
-            }
-            return Err(msg);
         }
     }
 }

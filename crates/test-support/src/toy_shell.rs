@@ -46,8 +46,8 @@ pub(crate) struct ToyShell {
     sessions: HashMap<ChannelId, Session>,
     /// Commands run, for the connection record.
     pub(crate) commands: Vec<String>,
-    /// The user that authenticated and the method.
-    pub(crate) authenticated: Option<(String, String)>,
+    /// The user that authenticated.
+    pub(crate) authenticated: Option<String>,
 }
 
 const LINE: &[u8] = b"0123456789abcdef\n";
@@ -89,7 +89,7 @@ impl ToyShell {
         let e = |e: ChannelError| e.to_string();
         match ev {
             Event::AuthSuccess { user } => {
-                self.authenticated = Some((user.clone(), String::new()));
+                self.authenticated = Some(user.clone());
             }
             Event::ChannelOpenRequest { id, kind } => match kind {
                 ChannelKind::Session => {
@@ -99,7 +99,7 @@ impl ToyShell {
                 _ => conn.reject_channel(*id, OpenFailure::AdministrativelyProhibited, "sessions only").map_err(e)?,
             },
             Event::ChannelRequest { id, token, request } => {
-                let ok = self.request(conn, *id, request)?;
+                let ok = self.request(*id, request);
                 if let Some(t) = token {
                     conn.channel_request_reply(*id, *t, ok).map_err(e)?;
                 }
@@ -133,14 +133,9 @@ impl ToyShell {
         Ok(())
     }
 
-    fn request(
-        &mut self,
-        _conn: &mut server::Connection,
-        id: ChannelId,
-        request: &ChannelRequest,
-    ) -> Result<bool, String> {
-        let Some(s) = self.sessions.get_mut(&id) else { return Ok(false) };
-        Ok(match request {
+    fn request(&mut self, id: ChannelId, request: &ChannelRequest) -> bool {
+        let Some(s) = self.sessions.get_mut(&id) else { return false };
+        match request {
             ChannelRequest::Env { name, value } => {
                 s.env.insert(name.clone(), value.clone());
                 true
@@ -151,7 +146,7 @@ impl ToyShell {
             }
             ChannelRequest::WindowChange { .. } | ChannelRequest::Exec { .. } | ChannelRequest::Shell => true,
             _ => false,
-        })
+        }
     }
 
     fn run(&mut self, conn: &mut server::Connection, id: ChannelId, command: &str) -> Result<(), String> {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{Call, Chunks, Contract, Endpoint, Input, finish, handshake};
+use super::{Call, Chunks, Contract, Endpoint, Input, finish};
 use crate::algorithm::{Cipher, Compression, Mac};
 use crate::auth::{AuthAttempt, AuthReply, InfoRequest, Prompt};
 use crate::client::Identity;
@@ -314,19 +314,17 @@ enum Stage {
 
 /// A pair past the handshake (under the `none` cipher) in `stage`, events drained.
 fn session_pair(fuzz_server: bool, stage: Stage) -> Pair {
-    let mut pair = handshake(Cipher::None, Mac::None, Compression::None, fuzz_server);
     let small = |c: &mut crate::connection::ConnectionConfig| {
         c.window = WINDOW;
         c.max_packet = MAX_PACKET;
         c.max_channels = 8;
         c.max_pending_requests = 8;
     };
-    // The pair's configurations are fixed at construction: rebuild with small channels.
     let (mut c, mut s) = super::configs(Cipher::None, Mac::None, Compression::None, fuzz_server);
     small(&mut c.connection);
     small(&mut s.connection);
     s.auth.methods = crate::auth::AuthMethod::ALL.to_vec();
-    pair = Pair::new(c, s, pair.now, 7).expect("fuzz configuration is valid");
+    let mut pair = Pair::new(c, s, Instant::now(), 7).expect("fuzz configuration is valid");
     pair.drive().expect("in-memory handshake");
     match stage {
         Stage::Auth => {
@@ -337,7 +335,7 @@ fn session_pair(fuzz_server: bool, stage: Stage) -> Pair {
             pair.auth_policy = Some(Box::new(|_, _| AuthReply::Accept));
             pair.client.auth_none("fuzz").expect("auth");
             pair.drive().expect("auth");
-            let id = pair.client.open_session().expect("open");
+            pair.client.open_session().expect("open");
             pair.drive().expect("open");
             let sid = pair.server_events.iter().find_map(|e| match e {
                 Event::ChannelOpenRequest { id, .. } => Some(*id),
@@ -345,7 +343,6 @@ fn session_pair(fuzz_server: bool, stage: Stage) -> Pair {
             });
             pair.server.accept_channel(sid.expect("open request")).expect("accept");
             pair.drive().expect("confirm");
-            let _ = id;
         }
     }
     while pair.client.poll_event().is_some() {}
@@ -466,10 +463,8 @@ where
                     }
                 }
             }
-            _ => {
-                debug_assert_eq!(rec::POLICY, 5);
-                c.policy = Some(input.u8());
-            }
+            rec::POLICY => c.policy = Some(input.u8()),
+            _ => {}
         }
         check_channels(e);
     }
