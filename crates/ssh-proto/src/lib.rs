@@ -42,6 +42,7 @@
 // Peer input must never panic: outside tests, no unwrap/expect/panic/unchecked indexing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod agent;
 pub mod algorithm;
 mod api;
 pub mod auth;
@@ -53,9 +54,12 @@ mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod hostkey;
-mod keys;
+pub mod keys;
+pub mod known_hosts;
+pub mod pattern;
 mod rng;
 pub mod server;
+pub mod ssh_config;
 pub mod testing;
 pub mod transport;
 pub mod wire;

@@ -27,11 +27,22 @@
 // (a fixed handshake in memory) use `expect`.
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod agent;
+mod files;
+mod known_hosts;
 mod messages;
 mod session;
+mod ssh_config;
 
+pub use agent::agent_messages;
+pub use files::{certificates, key_files};
+pub use known_hosts::known_hosts;
 pub use messages::{auth_messages, connection_messages};
 pub use session::{client_session, server_session};
+pub use ssh_config::ssh_config;
+
+/// Seeds as `(target, name, bytes)`.
+type Seeds = Vec<(&'static str, String, Vec<u8>)>;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -70,6 +81,11 @@ pub const TARGETS: &[(&str, FuzzBody)] = &[
     ("connection_messages", connection_messages),
     ("client_session", client_session),
     ("server_session", server_session),
+    ("key_files", key_files),
+    ("certificates", certificates),
+    ("known_hosts", known_hosts),
+    ("ssh_config", ssh_config),
+    ("agent_messages", agent_messages),
 ];
 
 // ---- input helpers -----------------------------------------------------------------------
@@ -1429,6 +1445,10 @@ fn payload_seeds(out: &mut Vec<(&'static str, String, Vec<u8>)>, target: &'stati
 /// validly (including complete re-exchanges).
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
+    files::seeds(&mut out);
+    known_hosts::seeds(&mut out);
+    ssh_config::seeds(&mut out);
+    agent::seeds(&mut out);
 
     for (name, mode, chunks, text) in [
         ("openssh", 1u8, &[][..], &b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"[..]),

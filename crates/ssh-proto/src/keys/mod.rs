@@ -3,6 +3,7 @@
 //! CRYPTO.md T1, with blinding randomness from the connection's injected RNG) and verifying
 //! a signature blob against a public key.
 
+pub mod certificate;
 mod rsa_sig;
 
 use core::fmt;
