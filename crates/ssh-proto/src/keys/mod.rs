@@ -4,6 +4,9 @@
 //! a signature blob against a public key.
 
 pub mod certificate;
+pub mod file;
+pub mod fingerprint;
+pub mod generate;
 mod rsa_sig;
 
 use core::fmt;

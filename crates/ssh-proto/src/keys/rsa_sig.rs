@@ -27,17 +27,20 @@ pub(crate) struct RsaSigner {
     key: rsa::PrivateKey,
 }
 
+/// `rsa`'s private key for an `ssh-key` RSA keypair.
+pub(crate) fn private_key(k: &ssh_key::private::RsaKeypair) -> Result<rsa::PrivateKey, Error> {
+    let bad = || Error::Config("invalid RSA key".into());
+    let p = k.private();
+    let n = uint(k.public().n()).ok_or_else(bad)?;
+    let e = uint(k.public().e()).ok_or_else(bad)?;
+    let d = uint(p.d()).ok_or_else(bad)?;
+    let primes = vec![uint(p.p()).ok_or_else(bad)?, uint(p.q()).ok_or_else(bad)?];
+    rsa::PrivateKey::from_components(n, e, d, primes).map_err(|e| Error::Config(format!("RSA key: {e}")))
+}
+
 impl RsaSigner {
     pub(crate) fn from_keypair(k: &ssh_key::private::RsaKeypair) -> Result<Self, Error> {
-        let bad = || Error::Config("invalid RSA key".into());
-        let p = k.private();
-        let n = uint(k.public().n()).ok_or_else(bad)?;
-        let e = uint(k.public().e()).ok_or_else(bad)?;
-        let d = uint(p.d()).ok_or_else(bad)?;
-        let primes = vec![uint(p.p()).ok_or_else(bad)?, uint(p.q()).ok_or_else(bad)?];
-        let key =
-            rsa::PrivateKey::from_components(n, e, d, primes).map_err(|e| Error::Config(format!("RSA key: {e}")))?;
-        Ok(Self { key })
+        Ok(Self { key: private_key(k)? })
     }
 
     pub(crate) fn sign(&self, hash: RsaHash, data: &[u8], rng: &mut dyn CryptoRng) -> Result<Vec<u8>, String> {

@@ -1,0 +1,104 @@
+//! Fingerprints and the `ssh-keygen -l` line.
+
+use md5::{Digest, Md5};
+use ssh_key::public::KeyData;
+use ssh_key::{HashAlg, PublicKey};
+
+/// The hash of a fingerprint (`ssh-keygen -E`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FingerprintHash {
+    /// `SHA256:` + unpadded base64 (OpenSSH's default since 6.8).
+    #[default]
+    Sha256,
+    /// `MD5:` + colon-separated lowercase hex (Paramiko's `get_fingerprint`).
+    Md5,
+}
+
+impl FingerprintHash {
+    /// Parses `sha256` / `md5` (any case), as `ssh-keygen -E` takes them.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "sha256" => Some(Self::Sha256),
+            "md5" => Some(Self::Md5),
+            _ => None,
+        }
+    }
+}
+
+/// The fingerprint of `key` exactly as OpenSSH prints it.
+///
+/// ```
+/// use ssh_proto::keys::fingerprint::{FingerprintHash, fingerprint};
+/// let key = ssh_key::PublicKey::from_openssh(
+///     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILMDAtpX5l9xyVTOtha5WJJWtpSz0c1zK+2XrNvSzem7",
+/// ).unwrap();
+/// assert!(fingerprint(key.key_data(), FingerprintHash::Sha256).starts_with("SHA256:"));
+/// assert_eq!(fingerprint(key.key_data(), FingerprintHash::Md5).len(), 4 + 47);
+/// ```
+pub fn fingerprint(key: &KeyData, hash: FingerprintHash) -> String {
+    match hash {
+        FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).to_string(),
+        FingerprintHash::Md5 => {
+            let mut blob = Vec::new();
+            // Encoding a parsed key into a Vec cannot fail.
+            let _ = ssh_encoding::Encode::encode(key, &mut blob);
+            let digest = Md5::digest(&blob);
+            let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("MD5:{}", hex.join(":"))
+        }
+    }
+}
+
+/// The key size `ssh-keygen -l` prints: modulus bits for RSA, `p` bits for DSA, the curve
+/// size for ECDSA, 256 for Ed25519.
+pub fn key_bits(key: &KeyData) -> u32 {
+    fn bits(m: &ssh_encoding::Mpint) -> u32 {
+        let b = m.as_positive_bytes().unwrap_or_default();
+        match b.first() {
+            Some(&top) => (b.len() as u32 - 1) * 8 + (8 - top.leading_zeros()),
+            None => 0,
+        }
+    }
+    match key {
+        KeyData::Rsa(k) => bits(k.n()),
+        KeyData::Dsa(k) => bits(k.p()),
+        KeyData::Ecdsa(k) => match k.curve() {
+            ssh_key::EcdsaCurve::NistP256 => 256,
+            ssh_key::EcdsaCurve::NistP384 => 384,
+            ssh_key::EcdsaCurve::NistP521 => 521,
+        },
+        KeyData::SkEcdsaSha2NistP256(_) => 256,
+        _ => 256,
+    }
+}
+
+/// The type tag `ssh-keygen -l` prints in parentheses.
+pub fn type_label(key: &KeyData) -> &'static str {
+    match key {
+        KeyData::Rsa(_) => "RSA",
+        KeyData::Dsa(_) => "DSA",
+        KeyData::Ecdsa(_) => "ECDSA",
+        KeyData::Ed25519(_) => "ED25519",
+        KeyData::SkEcdsaSha2NistP256(_) => "ECDSA-SK",
+        KeyData::SkEd25519(_) => "ED25519-SK",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The line `ssh-keygen -l [-E hash] -f FILE` prints for a key: `BITS FINGERPRINT COMMENT
+/// (TYPE)`, with `no comment` when the comment is empty. A certificate's type gets `-CERT`.
+///
+/// ```
+/// use ssh_proto::keys::fingerprint::{FingerprintHash, keygen_line};
+/// let key = ssh_key::PublicKey::from_openssh(
+///     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILMDAtpX5l9xyVTOtha5WJJWtpSz0c1zK+2XrNvSzem7 me@host",
+/// ).unwrap();
+/// let line = keygen_line(&key, false, FingerprintHash::Sha256);
+/// assert!(line.starts_with("256 SHA256:") && line.ends_with(" me@host (ED25519)"));
+/// ```
+pub fn keygen_line(key: &PublicKey, certificate: bool, hash: FingerprintHash) -> String {
+    let data = key.key_data();
+    let comment = if key.comment().is_empty() { "no comment" } else { key.comment().as_str_lossy() };
+    let cert = if certificate { "-CERT" } else { "" };
+    format!("{} {} {comment} ({}{cert})", key_bits(data), fingerprint(data, hash), type_label(data))
+}
