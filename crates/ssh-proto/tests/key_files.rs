@@ -15,7 +15,7 @@ use ssh_proto::keys::certificate::{CertificateCheck, CertificateError, check_cer
 use ssh_proto::keys::file::{
     KeyFileError, PrivateKeyFormat, PublicKeyFile, decode_private_key, encode_private_key, is_encrypted, public_key_of,
 };
-use ssh_proto::keys::fingerprint::{FingerprintHash, keygen_line};
+use ssh_proto::keys::fingerprint::{FingerprintHash, keygen_line, randomart};
 use ssh_proto::keys::generate::{KeyType, generate};
 use test_support::{Peer, process, require_peers};
 
@@ -94,9 +94,13 @@ fn ssh_keygen_keys_load_in_every_format_with_its_fingerprints() {
                 assert_eq!(loaded.key.public_key().key_data(), want.key_data(), "{what}");
 
                 // Fingerprint lines as `ssh-keygen -l [-E md5] -f KEY.pub` prints them.
+                // With -v, the randomart picture too.
                 for (hash, e) in [(FingerprintHash::Sha256, "sha256"), (FingerprintHash::Md5, "md5")] {
                     let out = keygen(&["-l", "-E", e, "-f", s(&path.with_extension("pub"))]);
                     assert_eq!(keygen_line(&want, false, hash), out.stdout.trim_end(), "{what} -E {e}");
+                    let out = keygen(&["-lv", "-E", e, "-f", s(&path.with_extension("pub"))]);
+                    let ours = format!("{}\n{}", keygen_line(&want, false, hash), randomart(want.key_data(), hash));
+                    assert_eq!(ours, out.stdout.trim_end(), "{what} -lv -E {e}");
                 }
 
                 // Without a passphrase: a typed refusal, or for OpenSSH keys the public half.

@@ -102,3 +102,76 @@ pub fn keygen_line(key: &PublicKey, certificate: bool, hash: FingerprintHash) ->
     let cert = if certificate { "-CERT" } else { "" };
     format!("{} {} {comment} ({}{cert})", key_bits(data), fingerprint(data, hash), type_label(data))
 }
+
+/// The "randomart" picture ssh-keygen draws for a key (`ssh-keygen -lv`, and after `-t`):
+/// the drunken-bishop walk over the fingerprint digest on a 17×9 board.
+///
+/// ```
+/// use ssh_proto::keys::fingerprint::{FingerprintHash, randomart};
+/// let key = ssh_key::PublicKey::from_openssh(
+///     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILMDAtpX5l9xyVTOtha5WJJWtpSz0c1zK+2XrNvSzem7",
+/// ).unwrap();
+/// let art = randomart(key.key_data(), FingerprintHash::Sha256);
+/// assert!(art.starts_with("+--[ED25519 256]--+\n") && art.ends_with("+----[SHA256]-----+"));
+/// assert_eq!(art.lines().count(), 11);
+/// ```
+pub fn randomart(key: &KeyData, hash: FingerprintHash) -> String {
+    const W: usize = 17;
+    const H: usize = 9;
+    const SYMBOLS: &[u8] = b" .o+=*BOX@%&#/^SE";
+    let top = SYMBOLS.len() - 1;
+    let digest: Vec<u8> = match hash {
+        FingerprintHash::Sha256 => key.fingerprint(HashAlg::Sha256).as_bytes().to_vec(),
+        FingerprintHash::Md5 => {
+            let mut blob = Vec::new();
+            let _ = ssh_encoding::Encode::encode(key, &mut blob);
+            Md5::digest(&blob).to_vec()
+        }
+    };
+    let mut field = [[0usize; H]; W];
+    let (mut x, mut y) = (W / 2, H / 2);
+    for byte in digest {
+        let mut input = byte;
+        for _ in 0..4 {
+            x = if input & 1 != 0 { (x + 1).min(W - 1) } else { x.saturating_sub(1) };
+            y = if input & 2 != 0 { (y + 1).min(H - 1) } else { y.saturating_sub(1) };
+            if let Some(cell) = field.get_mut(x).and_then(|c| c.get_mut(y))
+                && *cell < top - 2
+            {
+                *cell += 1;
+            }
+            input >>= 2;
+        }
+    }
+    if let Some(c) = field.get_mut(W / 2).and_then(|c| c.get_mut(H / 2)) {
+        *c = top - 1;
+    }
+    if let Some(c) = field.get_mut(x).and_then(|c| c.get_mut(y)) {
+        *c = top;
+    }
+    let border = |label: &str| {
+        let label: String = label.chars().take(W).collect();
+        let left = (W - label.len()) / 2;
+        format!("+{}{label}{}+", "-".repeat(left), "-".repeat(W - left - label.len()))
+    };
+    let mut title = format!("[{} {}]", type_label(key), key_bits(key));
+    if title.len() >= W {
+        title = format!("[{}]", type_label(key));
+    }
+    let name = match hash {
+        FingerprintHash::Sha256 => "[SHA256]",
+        FingerprintHash::Md5 => "[MD5]",
+    };
+    let mut out = border(&title);
+    out.push('\n');
+    for row in 0..H {
+        out.push('|');
+        for column in &field {
+            let v = column.get(row).copied().unwrap_or(0).min(top);
+            out.push(char::from(SYMBOLS.get(v).copied().unwrap_or(b'?')));
+        }
+        out.push_str("|\n");
+    }
+    out.push_str(&border(name));
+    out
+}

@@ -72,6 +72,13 @@ impl PublicKeyFile {
     }
 }
 
+/// Most bcrypt-pbkdf rounds an OpenSSH key file may ask for (ssh-keygen's default is 16;
+/// each round costs about 6 ms here), so a hostile file cannot stall a loader for hours.
+pub const MAX_BCRYPT_ROUNDS: u32 = 10_000;
+
+/// Most PBKDF2 iterations a PKCS#8 file may ask for (OpenSSL's default is 2048).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
 /// Labels that are PEM but not a private key this crate reads.
 fn unsupported(label: &str) -> KeyFileError {
     KeyFileError::UnsupportedFormat { label: label.to_owned() }
@@ -121,6 +128,14 @@ pub fn decode_private_key(text: &str, passphrase: Option<&[u8]>) -> Result<Loade
             let key = openssh_container(&block.body)?;
             if !key.is_encrypted() {
                 return Ok(LoadedKey { key, format: PrivateKeyFormat::OpenSsh, encrypted: false });
+            }
+            if let ssh_key::Kdf::Bcrypt { rounds, .. } = key.kdf()
+                && *rounds > MAX_BCRYPT_ROUNDS
+            {
+                return Err(KeyFileError::malformed(
+                    "openssh",
+                    format!("{rounds} bcrypt rounds exceed {MAX_BCRYPT_ROUNDS}"),
+                ));
             }
             let key = key.decrypt(need()?).map_err(|e| match e {
                 ssh_key::Error::Crypto | ssh_key::Error::Encoding(_) => KeyFileError::WrongPassphrase,
