@@ -111,6 +111,11 @@ pub(crate) fn dump(r: &Resolved) -> String {
     line(&mut out, "updatehostkeys", &r.update_host_keys());
     line(&mut out, "enableescapecommandline", get("enableescapecommandline").unwrap_or("no"));
     for (k, d) in INTS {
+        let d = match *k {
+            // Debian: BatchMode turns on keepalives unless ServerAliveInterval is set.
+            "serveraliveinterval" if get("batchmode") == Some("yes") => "300",
+            _ => d,
+        };
         line(&mut out, k, get(k).unwrap_or(d));
     }
     let algos = |kind, key: &str| names::assemble(kind, get(key));
@@ -214,9 +219,12 @@ pub(crate) fn dump(r: &Resolved) -> String {
     line(&mut out, "streamlocalbindmask", get("streamlocalbindmask").unwrap_or("0177"));
     line(&mut out, "syslogfacility", get("syslogfacility").unwrap_or("USER"));
     match &o.jump {
-        Some(Jump::Hosts(hops)) => {
-            let list: Vec<String> = hops.iter().map(ToString::to_string).collect();
-            line(&mut out, "proxyjump", &list.join(","));
+        Some(Jump::Hosts(hops, extra)) => {
+            let last = hops.last().map(ToString::to_string).unwrap_or_default();
+            match extra {
+                Some(e) => line(&mut out, "proxyjump", &format!("{e},{last}")),
+                None => line(&mut out, "proxyjump", &last),
+            }
         }
         _ => {
             if let Some(p) = r.command("proxycommand") {

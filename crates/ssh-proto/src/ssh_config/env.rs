@@ -66,7 +66,9 @@ impl Environment for MemoryEnvironment {
                 let got: Vec<&str> = path.split('/').collect();
                 got.len() == want.len()
                     && got.iter().zip(&want).all(|(g, w)| crate::pattern::wildcard_match(w, g))
-                    && !got.last().is_some_and(|name| name.starts_with('.') && !want.last().is_some_and(|w| w.starts_with('.')))
+                    && !got
+                        .last()
+                        .is_some_and(|name| name.starts_with('.') && !want.last().is_some_and(|w| w.starts_with('.')))
             })
             .cloned()
             .collect()

@@ -124,7 +124,11 @@ pub fn expand(
 }
 
 /// Expands with every client token (`%C %L %i %k %l %n %p %d %h %r %u %j`).
-pub(crate) fn expand_all(s: &str, t: &Tokens, vars: Option<&dyn Fn(&str) -> Option<String>>) -> Result<String, ExpandError> {
+pub(crate) fn expand_all(
+    s: &str,
+    t: &Tokens,
+    vars: Option<&dyn Fn(&str) -> Option<String>>,
+) -> Result<String, ExpandError> {
     expand(s, |c| t.value(c), vars)
 }
 

@@ -71,7 +71,10 @@ pub(crate) fn parse(dir: Direction, first: &str, second: Option<&str>) -> Option
     let connect = match (dir, second) {
         (Direction::Dynamic, None) | (Direction::Remote, None) => None,
         (Direction::Dynamic, Some(_)) | (Direction::Local, None) => return None,
-        (_, Some(c)) => Some(parse_endpoint(c, false, false).filter(|e| matches!(e, Endpoint::Path(_) | Endpoint::Tcp { host: Some(_), .. }))?),
+        (_, Some(c)) => Some(
+            parse_endpoint(c, false, false)
+                .filter(|e| matches!(e, Endpoint::Path(_) | Endpoint::Tcp { host: Some(_), .. }))?,
+        ),
     };
     if matches!(listen, Endpoint::Path(_)) && connect.is_none() {
         return None;

@@ -17,7 +17,7 @@ pub struct JumpHost {
 pub fn parse_hop(s: &str) -> Option<JumpHost> {
     let s = s.strip_prefix("ssh://").map(|r| r.strip_suffix('/').unwrap_or(r)).unwrap_or(s);
     let (user, hostport) = match s.rfind('@') {
-        Some(i) => (Some(s.get(..i)?.to_owned()).filter(|u| !u.is_empty()), s.get(i + 1..)?),
+        Some(i) => (Some(s.get(..i).filter(|u| !u.is_empty())?.to_owned()), s.get(i + 1..)?),
         None => (None, s),
     };
     let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
@@ -37,7 +37,9 @@ pub fn parse_hop(s: &str) -> Option<JumpHost> {
     }
     let port = match port {
         None => None,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse::<u16>().ok().filter(|&p| p > 0)?),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok().filter(|&p| p > 0)?)
+        }
         Some(_) => return None,
     };
     Some(JumpHost { user, host: host.to_owned(), port })

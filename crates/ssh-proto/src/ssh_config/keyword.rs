@@ -108,7 +108,10 @@ pub(crate) enum Kind {
     IdentityFile,
     CertificateFile,
     /// A whitespace-separated list set by its first line only (known hosts files, ...).
-    FirstList { none_alone: bool, max: usize },
+    FirstList {
+        none_alone: bool,
+        max: usize,
+    },
     PermittedCnames,
     SendEnv,
     SetEnv,
@@ -121,7 +124,10 @@ pub(crate) enum Kind {
     AddKeysToAgent,
     ControlPersist,
     /// `IPQoS`, `TunnelDevice`, `EscapeChar`, `RekeyLimit`, `StreamLocalBindMask`: kept as written.
-    Verbatim { min: usize, max: usize },
+    Verbatim {
+        min: usize,
+        max: usize,
+    },
     Host,
     Match,
     Include,

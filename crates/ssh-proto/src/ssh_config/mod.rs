@@ -95,7 +95,12 @@ pub enum Sources {
 }
 
 /// Resolves the configuration for one host: both passes, canonicalization, defaults.
-pub fn resolve<E: Environment>(query: &Query, sources: &Sources, local: &LocalUser, env: &mut E) -> Result<Resolved, ConfigError> {
+pub fn resolve<E: Environment>(
+    query: &Query,
+    sources: &Sources,
+    local: &LocalUser,
+    env: &mut E,
+) -> Result<Resolved, ConfigError> {
     resolve::resolve(query, sources, local, env)
 }
 

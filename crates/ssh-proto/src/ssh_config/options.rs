@@ -19,8 +19,9 @@ const MAX_ENTRIES: usize = 4096;
 pub(crate) enum Jump {
     /// `ProxyJump none`: no jump, and later ProxyCommand lines are ignored.
     Disabled,
-    /// The hops, in the order they are passed through.
-    Hosts(Vec<JumpHost>),
+    /// The hops, in the order they are passed through, and the text before the last comma
+    /// as written (`ssh -G` prints it verbatim).
+    Hosts(Vec<JumpHost>, Option<String>),
 }
 
 /// Option values as set by config lines (and the command line), before defaults.
@@ -186,7 +187,8 @@ pub(crate) fn apply(
             if v.is_empty() {
                 return Err(ErrorKind::MissingArgument(name.to_owned()));
             }
-            let skip = name == "proxycommand" && opts.jump.is_some();
+            // Only a real ProxyJump shadows ProxyCommand (`ProxyJump none` does not, on 9.2p1).
+            let skip = name == "proxycommand" && matches!(opts.jump, Some(Jump::Hosts(..)));
             if active && !skip {
                 opts.set_first(name, v.to_owned());
             }
@@ -324,9 +326,8 @@ pub(crate) fn apply(
                     return Err(bad(a));
                 }
                 let valid = alone
-                    || a.rsplit_once(':').is_some_and(|(h, p)| {
-                        !h.is_empty() && (p == "*" || p.parse::<u16>().is_ok_and(|n| n > 0))
-                    });
+                    || a.rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && (p == "*" || p.parse::<u16>().is_ok_and(|n| n > 0)));
                 if !valid {
                     return Err(bad(a));
                 }
@@ -374,7 +375,7 @@ pub(crate) fn apply(
             if active && opts.jump.is_none() && !opts.single.contains_key("proxycommand") {
                 opts.jump = Some(match hops.is_empty() {
                     true => Jump::Disabled,
-                    false => Jump::Hosts(hops),
+                    false => Jump::Hosts(hops, v.rsplit_once(',').map(|(extra, _)| extra.to_owned())),
                 });
             }
         }
@@ -435,8 +436,17 @@ pub(crate) fn apply(
                 return Err(ErrorKind::MissingArgument(name.to_owned()));
             }
             at_most(max)?;
+            let value = match name {
+                // An octal mode, printed as `0%o`.
+                "streamlocalbindmask" => {
+                    let v = need()?;
+                    let mode = u32::from_str_radix(v, 8).ok().filter(|m| *m <= 0o777).ok_or_else(|| bad(v))?;
+                    format!("0{mode:o}")
+                }
+                _ => args.join(" "),
+            };
             if active {
-                opts.set_first(name, args.join(" "));
+                opts.set_first(name, value);
             }
         }
     }

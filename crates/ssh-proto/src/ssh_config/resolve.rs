@@ -49,7 +49,15 @@ impl<E: Environment> Pass<'_, E> {
         Ok(true)
     }
 
-    fn line(&mut self, line: &str, path: &str, lineno: usize, active: &mut bool, flags: Flags, depth: usize) -> Result<(), ErrorKind> {
+    fn line(
+        &mut self,
+        line: &str,
+        path: &str,
+        lineno: usize,
+        active: &mut bool,
+        flags: Flags,
+        depth: usize,
+    ) -> Result<(), ErrorKind> {
         let raw = match lexer::split_line(line) {
             Ok(Some(raw)) => raw,
             Ok(None) => return Ok(()),
@@ -174,10 +182,14 @@ impl<E: Environment> Pass<'_, E> {
                 return Err(bad(&format!("missing Match criteria for {name}")));
             }
             let hit = match name.as_str() {
-                "host" => crate::pattern::match_comma_list(&arg.to_ascii_lowercase(), &host).is_match(),
-                "originalhost" => {
-                    crate::pattern::match_comma_list(&arg.to_ascii_lowercase(), self.original_host).is_match()
+                "host" => {
+                    crate::pattern::match_comma_list(&arg.to_ascii_lowercase(), &host.to_ascii_lowercase()).is_match()
                 }
+                "originalhost" => crate::pattern::match_comma_list(
+                    &arg.to_ascii_lowercase(),
+                    &self.original_host.to_ascii_lowercase(),
+                )
+                .is_match(),
                 "user" => crate::pattern::match_comma_list(&arg, &ruser).is_match(),
                 "localuser" => crate::pattern::match_comma_list(&arg, &self.local.user).is_match(),
                 "exec" => {
@@ -227,12 +239,14 @@ fn nested(e: ConfigError) -> ErrorKind {
 
 /// `Hostname` with `%h` (the only token it takes) and `%%`.
 pub(crate) fn expand_hostname(hostname: &str, host: &str) -> Result<String, ErrorKind> {
-    expand::expand(hostname, |c| (c == 'h').then(|| host.to_owned()), None).map_err(|e| ErrorKind::Expansion(e.to_string()))
+    expand::expand(hostname, |c| (c == 'h').then(|| host.to_owned()), None)
+        .map_err(|e| ErrorKind::Expansion(e.to_string()))
 }
 
 /// Whether OpenSSH would treat the name as an address (no lowercasing, no canonicalization).
 fn is_addr(h: &str) -> bool {
-    let v4 = h.split('.').count() == 4 && h.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+    let v4 = h.split('.').count() == 4
+        && h.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
     v4 || (h.contains(':') && h.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'%'))
 }
 
@@ -245,7 +259,8 @@ fn run_pass<E: Environment>(
     original: &str,
     final_pass: bool,
 ) -> Result<bool, ConfigError> {
-    let mut pass = Pass { env, local, opts, host, original_host: original, final_pass, want_final: false, files_read: 0 };
+    let mut pass =
+        Pass { env, local, opts, host, original_host: original, final_pass, want_final: false, files_read: 0 };
     match sources {
         Sources::File(path) => {
             let mut active = true;
@@ -283,13 +298,19 @@ fn follow_cname(opts: &Options, name: &str, cname: &str, direct: bool, mode: &st
     rules
         .iter()
         .find(|(src, tgt)| {
-            crate::pattern::match_comma_list(src, name).is_match() && crate::pattern::match_comma_list(tgt, cname).is_match()
+            crate::pattern::match_comma_list(src, name).is_match()
+                && crate::pattern::match_comma_list(tgt, cname).is_match()
         })
         .map(|_| cname.to_owned())
 }
 
 /// `resolve_canonicalize` without the address case: the canonical name, if one was found.
-fn canonicalize<E: Environment>(opts: &Options, env: &mut E, host: &str, direct: bool) -> Result<Option<String>, ConfigError> {
+fn canonicalize<E: Environment>(
+    opts: &Options,
+    env: &mut E,
+    host: &str,
+    direct: bool,
+) -> Result<Option<String>, ConfigError> {
     let mode = opts.get("canonicalizehostname").unwrap_or("false");
     if mode == "false" || (!direct && mode != "always") {
         return Ok(None);
@@ -326,7 +347,12 @@ fn canonicalize<E: Environment>(opts: &Options, env: &mut E, host: &str, direct:
 }
 
 /// The whole of ssh.c's configuration sequence for one host.
-pub(crate) fn resolve<E: Environment>(query: &Query, sources: &Sources, local: &LocalUser, env: &mut E) -> Result<Resolved, ConfigError> {
+pub(crate) fn resolve<E: Environment>(
+    query: &Query,
+    sources: &Sources,
+    local: &LocalUser,
+    env: &mut E,
+) -> Result<Resolved, ConfigError> {
     let mut opts = Options::default();
     if let Some(u) = &query.user {
         opts.single.insert("user", u.clone());

@@ -85,7 +85,7 @@ impl Resolved {
         let port = opts.get("port").and_then(|p| p.parse().ok()).unwrap_or(22);
         let remote_user = opts.get("user").unwrap_or(&local.user).to_owned();
         let jump_host = match &opts.jump {
-            Some(Jump::Hosts(h)) => h.last().map(|j| j.host.clone()).unwrap_or_default(),
+            Some(Jump::Hosts(h, _)) => h.last().map(|j| j.host.clone()).unwrap_or_default(),
             _ => String::new(),
         };
         let tokens = Tokens {
@@ -127,7 +127,9 @@ impl Resolved {
             }
             let ep = |e: &Endpoint| -> Result<Endpoint, ConfigError> {
                 match e {
-                    Endpoint::Path(p) => Ok(Endpoint::Path(expand::expand_all(p, &tokens, None).map_err(|e| err("forward", e))?)),
+                    Endpoint::Path(p) => {
+                        Ok(Endpoint::Path(expand::expand_all(p, &tokens, None).map_err(|e| err("forward", e))?))
+                    }
                     tcp => Ok(tcp.clone()),
                 }
             };
@@ -250,7 +252,7 @@ impl Resolved {
     /// ProxyJump wins over a later ProxyCommand and vice versa; `none` means direct.
     pub fn proxy(&self) -> Proxy {
         match (&self.opts.jump, self.command("proxycommand")) {
-            (Some(Jump::Hosts(h)), _) => Proxy::Jump(h.clone()),
+            (Some(Jump::Hosts(h, _)), _) => Proxy::Jump(h.clone()),
             (_, Some(c)) => Proxy::Command(c.to_owned()),
             _ => Proxy::Direct,
         }
@@ -270,9 +272,10 @@ impl Resolved {
         self.opts.get(k).and_then(|v| v.parse().ok())
     }
 
-    /// ServerAliveInterval in seconds (0: off).
+    /// ServerAliveInterval in seconds (0: off; Debian's default is 300 under BatchMode).
     pub fn server_alive_interval(&self) -> u32 {
-        self.seconds("serveraliveinterval").unwrap_or(0)
+        let batch = self.opts.get("batchmode") == Some("yes");
+        self.seconds("serveraliveinterval").unwrap_or(if batch { 300 } else { 0 })
     }
 
     /// ServerAliveCountMax (default 3).
