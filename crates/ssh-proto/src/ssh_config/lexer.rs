@@ -113,8 +113,9 @@ pub(crate) fn split_args(s: &str) -> Result<Vec<String>, LexError> {
 
 /// Writes one argument so that [`split_args`] reads it back unchanged.
 pub(crate) fn quote_arg(arg: &str) -> String {
-    let plain =
-        !arg.is_empty() && !arg.starts_with('#') && !arg.contains([' ', '\t', '"', '\'', '\\', '\r', '\n', '\u{c}']);
+    let plain = !arg.is_empty()
+        && !arg.starts_with(['#', '='])
+        && !arg.contains([' ', '\t', '"', '\'', '\\', '\r', '\n', '\u{c}']);
     if plain {
         return arg.to_owned();
     }

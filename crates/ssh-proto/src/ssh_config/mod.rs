@@ -114,3 +114,6 @@ pub struct Resolved {
     tokens: Tokens,
     expanded: view::Expanded,
 }
+
+#[cfg(test)]
+mod tests;

@@ -52,7 +52,15 @@ impl ConfigFile {
                 out.push_str("    ");
             }
             in_block |= starts_block;
-            out.push_str(&d.keyword);
+            // A keyword can hold delimiters only if it was quoted (it never holds a quote).
+            match d.keyword.contains([' ', '\t', '=', '\r', '\n']) {
+                true => {
+                    out.push('"');
+                    out.push_str(&d.keyword);
+                    out.push('"');
+                }
+                false => out.push_str(&d.keyword),
+            }
             if d.args.is_empty() {
                 // `keyword #` reads back as a keyword with no arguments.
                 out.push_str(" #");
