@@ -62,6 +62,9 @@ impl Tokens {
     }
 }
 
+/// Looks up an environment variable for `${VAR}`.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Why an expansion failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExpandError {
@@ -90,11 +93,7 @@ impl std::error::Error for ExpandError {}
 
 /// Expands `%` tokens with `lookup` (`%%` is a literal `%`) and, when `vars` is given,
 /// `${VAR}` from it. Bounded: the result grows by at most the sum of the values used.
-pub fn expand(
-    s: &str,
-    lookup: impl Fn(char) -> Option<String>,
-    vars: Option<&dyn Fn(&str) -> Option<String>>,
-) -> Result<String, ExpandError> {
+pub fn expand(s: &str, lookup: impl Fn(char) -> Option<String>, vars: Option<Vars<'_>>) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
@@ -124,11 +123,7 @@ pub fn expand(
 }
 
 /// Expands with every client token (`%C %L %i %k %l %n %p %d %h %r %u %j`).
-pub(crate) fn expand_all(
-    s: &str,
-    t: &Tokens,
-    vars: Option<&dyn Fn(&str) -> Option<String>>,
-) -> Result<String, ExpandError> {
+pub(crate) fn expand_all(s: &str, t: &Tokens, vars: Option<Vars<'_>>) -> Result<String, ExpandError> {
     expand(s, |c| t.value(c), vars)
 }
 

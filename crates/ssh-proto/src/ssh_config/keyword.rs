@@ -285,7 +285,7 @@ pub(crate) fn lookup(keyword: &str) -> Option<Spec> {
 }
 
 /// Every keyword spelling (for tests and generators).
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(test)]
 pub(crate) fn spellings() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|(k, _)| *k)
 }

@@ -53,7 +53,7 @@ mod view;
 
 pub use env::{Environment, LocalUser, MemoryEnvironment};
 pub use error::{ConfigError, ErrorKind};
-pub use expand::{ExpandError, Tokens, expand};
+pub use expand::{ExpandError, Tokens, Vars, expand};
 pub use forward::{Endpoint, Forward};
 pub use jump::{JumpHost, parse_hop, parse_jump_list};
 pub use syntax::{ConfigFile, Directive};

@@ -375,11 +375,11 @@ pub(crate) fn resolve<E: Environment>(
     let direct = proxy_none && opts.jump.is_none();
     let mode = opts.get("canonicalizehostname").unwrap_or("false").to_owned();
     let mut found = false;
-    if !is_addr(&host) {
-        if let Some(c) = canonicalize(&opts, env, &host, direct)? {
-            host = c;
-            found = true;
-        }
+    if !is_addr(&host)
+        && let Some(c) = canonicalize(&opts, env, &host, direct)?
+    {
+        host = c;
+        found = true;
     }
     if !found && permitted_cnames(&opts).is_some() && (direct || mode == "always") {
         match env.resolve(&host) {
