@@ -156,6 +156,7 @@ const CASES: &[Case] = &[
     ("tokens.conf", "TokHost", Some("override"), Some(2022)),
     ("misc.conf", "anything", None, None),
     ("clear.conf", "anything", None, None),
+    ("edge.conf", "edgehost", None, None),
 ];
 
 fn ssh_g(

@@ -166,7 +166,8 @@ pub(crate) fn dump(r: &Resolved) -> String {
                 Some(c) => {
                     let _ = writeln!(out, "remoteforward {} {c}", f.listen);
                 }
-                None => line(&mut out, "remoteforward", &f.listen.to_string()),
+                // A remote dynamic forward: OpenSSH stores its target as host "socks", port 0.
+                None => line(&mut out, "remoteforward", &format!("{} [socks]:0", f.listen)),
             }
         }
     }

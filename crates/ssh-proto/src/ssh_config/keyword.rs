@@ -53,7 +53,8 @@ pub(crate) const ADD_KEYS: States =
     &[("true", "true"), ("false", "false"), ("yes", "true"), ("no", "false"), ("ask", "ask"), ("confirm", "confirm")];
 const FINGERPRINT: States = &[("md5", "MD5"), ("sha256", "SHA256")];
 const LOG_LEVEL: States = &[
-    ("quiet", "QUIET"),
+    // 9.2p1 prints QUIET under its internal name.
+    ("quiet", "SILENT"),
     ("fatal", "FATAL"),
     ("error", "ERROR"),
     ("info", "INFO"),

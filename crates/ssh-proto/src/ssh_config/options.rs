@@ -89,6 +89,51 @@ pub(crate) fn convtime(s: &str) -> Option<i64> {
     (total <= i64::from(i32::MAX)).then_some(total)
 }
 
+/// `RekeyLimit bytes [interval]` as `ssh -G` prints it: `<bytes> <seconds>`.
+fn rekey_limit(args: &[String]) -> Option<String> {
+    let bytes = match args.first().map(String::as_str)? {
+        "default" => 0,
+        v => {
+            let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+            let n: u64 = v.get(..split)?.parse().ok()?;
+            let shift = match v.get(split..)?.to_ascii_uppercase().as_str() {
+                "" | "B" => 0,
+                "K" => 10,
+                "M" => 20,
+                "G" => 30,
+                "T" => 40,
+                _ => return None,
+            };
+            let n = n.checked_mul(1u64 << shift)?;
+            if n != 0 && n < 16 {
+                return None;
+            }
+            n
+        }
+    };
+    let secs = match args.get(1).map(String::as_str) {
+        None | Some("none") => 0,
+        Some(t) => convtime(t)?,
+    };
+    Some(format!("{bytes} {secs}"))
+}
+
+/// `EscapeChar` as `ssh -G` prints it (`vis(3)` of the character).
+fn escape_char(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    match b {
+        _ if v == "none" => Some("none".into()),
+        [b'\\'] => Some("\\\\".into()),
+        [c] if c.is_ascii_graphic() => Some(v.to_owned()),
+        [c] => Some(format!("\\{c:03o}")),
+        [b'^', c] if (64..128).contains(c) => {
+            let ctl = c & 31;
+            Some(format!("\\^{}", char::from(ctl + 64)))
+        }
+        _ => None,
+    }
+}
+
 fn parse_int(s: &str) -> Option<i32> {
     let t = s.trim_start();
     let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
@@ -443,6 +488,13 @@ pub(crate) fn apply(
                     let mode = u32::from_str_radix(v, 8).ok().filter(|m| *m <= 0o777).ok_or_else(|| bad(v))?;
                     format!("0{mode:o}")
                 }
+                "rekeylimit" => rekey_limit(args).ok_or_else(|| bad(&args.join(" ")))?,
+                "escapechar" => escape_char(need()?).ok_or_else(|| bad(&args.join(" ")))?,
+                // One value serves both classes; names are case-insensitive.
+                "ipqos" => match args {
+                    [one] => format!("{0} {0}", one.to_ascii_lowercase()),
+                    _ => args.join(" ").to_ascii_lowercase(),
+                },
                 _ => args.join(" "),
             };
             if active {
