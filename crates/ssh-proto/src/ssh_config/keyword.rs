@@ -124,7 +124,8 @@ pub(crate) enum Kind {
     ForwardAgent,
     AddKeysToAgent,
     ControlPersist,
-    /// `IPQoS`, `TunnelDevice`, `EscapeChar`, `RekeyLimit`, `StreamLocalBindMask`: kept as written.
+    /// `IPQoS`, `TunnelDevice`, `EscapeChar`, `RekeyLimit`, `StreamLocalBindMask`: an argument
+    /// count, normalized where `ssh -G` prints a canonical form.
     Verbatim {
         min: usize,
         max: usize,

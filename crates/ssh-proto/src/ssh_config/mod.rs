@@ -22,9 +22,13 @@
 //!
 //! Deliberate differences: file permission checks (`Bad owner or permissions`) are the
 //! caller's; `Port` takes numbers only (no service names); `~user/` is not expanded; an
-//! address as host name is neither resolved nor reformatted; `IPQoS`, `TunnelDevice`,
-//! `EscapeChar`, `RekeyLimit` and `StreamLocalBindMask` are checked only for their argument
-//! count and printed as written; unsupported options are dropped silently.
+//! address as host name is neither resolved nor reformatted; `IPQoS` values and
+//! `TunnelDevice` are checked for their argument count only and printed as written
+//! (lowercased); `UpdateHostKeys ask` is not turned off the way ssh.c does when a command
+//! or ControlPersist is in play; unsupported options are dropped silently. `%j` is accepted
+//! (OpenSSH 9.4+) although 9.2's `%C` does not include it. Defaults are those of Debian's
+//! 9.2p1 build (ForwardX11Trusted yes, ServerAliveInterval 300 under BatchMode, the GSSAPI
+//! lines).
 //!
 //! ```
 //! use ssh_proto::ssh_config::{LocalUser, MemoryEnvironment, Query, Sources, resolve};
