@@ -21,6 +21,13 @@ pub enum AgentError {
         /// The configured maximum.
         max: usize,
     },
+    /// The client sent more than `limit` bytes while a request waited for a confirmation.
+    Backlog {
+        /// Bytes waiting.
+        buffered: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A private key, public key or certificate could not be read or written.
     Key(String),
     /// A response arrived with no request outstanding.
@@ -39,6 +46,9 @@ impl fmt::Display for AgentError {
             Self::EmptyMessage => f.write_str("empty agent message"),
             Self::UnknownMessage(n) => write!(f, "unknown agent message number {n}"),
             Self::TooLong { len, max } => write!(f, "agent message of {len} bytes exceeds the {max}-byte limit"),
+            Self::Backlog { buffered, limit } => {
+                write!(f, "{buffered} bytes sent while a confirmation was pending (limit {limit})")
+            }
             Self::Key(e) => write!(f, "agent key: {e}"),
             Self::UnexpectedResponse => f.write_str("agent response without a pending request"),
             Self::Refused => f.write_str("the agent refused the request"),

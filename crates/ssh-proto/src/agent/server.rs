@@ -183,7 +183,10 @@ impl AgentServer {
 
     /// Bytes from the client, in any fragmentation. Each whole request is answered in order;
     /// malformed or unknown ones with `SSH_AGENT_FAILURE`. An error (a frame over the size
-    /// limit) means the stream cannot continue: close the connection.
+    /// limit, or more than two maximum-size messages sent while a confirmation is pending)
+    /// means the stream cannot continue: close the connection. Responses queue until
+    /// [`poll_transmit`](Self::poll_transmit) takes them: a driver stops reading while it
+    /// cannot write, so a client that never reads cannot grow the queue.
     pub fn handle_input(
         &mut self,
         data: &[u8],
@@ -192,6 +195,12 @@ impl AgentServer {
         rng: &mut dyn CryptoRng,
     ) -> Result<(), AgentError> {
         self.decoder.push(data);
+        // Requests wait behind a pending confirmation; a client that keeps sending meanwhile
+        // must not grow the buffer without bound.
+        let limit = self.decoder.max_message().saturating_mul(2).saturating_add(8);
+        if self.pending.is_some() && self.decoder.buffered() > limit {
+            return Err(AgentError::Backlog { buffered: self.decoder.buffered(), limit });
+        }
         self.process(backend, now, rng)
     }
 

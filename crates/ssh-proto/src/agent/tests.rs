@@ -408,6 +408,15 @@ fn confirm_is_a_decision_and_later_requests_wait_for_it() {
         }
         assert_eq!(Response::decode(d.next_frame().unwrap().unwrap()).unwrap().into_identities().unwrap().len(), 1);
     }
+    // While a confirmation is pending, input is bounded.
+    let mut small = AgentServer::with_max_message(128);
+    small.handle_input(&stream, &mut a.store, a.now, &mut a.rng).unwrap();
+    assert!(matches!(small.poll_event(), Some(AgentEvent::Confirm { .. })));
+    let flood = Request::RequestIdentities.to_frame().unwrap().repeat(60);
+    assert!(matches!(
+        small.handle_input(&flood, &mut a.store, a.now, &mut a.rng),
+        Err(AgentError::Backlog { limit: 264, .. })
+    ));
 }
 
 #[test]
