@@ -320,6 +320,9 @@ fn our_client_against_openssh_agent() {
         let alg = rsa_cases(pair.family())[0].1;
         let sig = c.sign(&blob, b"cert data", SignFlags::for_algorithm(alg)).into_signature().unwrap();
         check_signature(&pair, alg, b"cert data", &sig);
+        // The oracle parses what we added as that certificate.
+        let big_l = ok(tool(dir.path(), &sock, "ssh-add", &["-L"], b""), "ssh-add -L");
+        assert!(big_l.lines().any(|l| strip(l) == strip(&cert.to_openssh().unwrap())), "{fixture}: {big_l}");
         assert_eq!(c.call(&Request::RemoveIdentity(blob)), Response::Success);
     }
     let big_l = ok(tool(dir.path(), &sock, "ssh-add", &["-L"], b""), "ssh-add -L");

@@ -680,6 +680,44 @@ proptest! {
     }
 
     #[test]
+    fn fragmentation_does_not_change_the_agents_answers(
+        reqs in proptest::collection::vec(requests(), 1..8),
+        chunk in 1usize..50,
+    ) {
+        let mut stream = Vec::new();
+        // A key the sign requests may name, and one added with confirm (answered Allow).
+        stream.extend_from_slice(&add(plain("ed25519"), "k", vec![Constraint::Confirm]).to_frame().unwrap());
+        for r in &reqs {
+            stream.extend_from_slice(&r.to_frame().unwrap());
+        }
+        let run = |size: usize| {
+            let mut a = Agent::new();
+            let mut out = Vec::new();
+            for piece in stream.chunks(size) {
+                out.extend(a.bytes(piece));
+                while let Some(AgentEvent::Confirm { token, .. }) = a.server.poll_event() {
+                    a.server.confirm(token, Decision::Allow, &mut a.store, a.now, &mut a.rng).unwrap();
+                    while let Some(b) = a.server.poll_transmit() {
+                        out.extend_from_slice(&b);
+                    }
+                }
+            }
+            out
+        };
+        let whole = run(stream.len());
+        prop_assert_eq!(&run(chunk), &whole);
+        // One well-formed response per request.
+        let mut d = FrameDecoder::default();
+        d.push(&whole);
+        let mut n = 0;
+        while let Some(p) = d.next_frame().unwrap() {
+            prop_assert!(Response::decode(p).is_ok());
+            n += 1;
+        }
+        prop_assert_eq!(n, reqs.len() + 1);
+    }
+
+    #[test]
     fn response_round_trip(resp in responses()) {
         prop_assert_eq!(Response::decode(payload(&resp.to_frame())).unwrap(), resp);
     }
