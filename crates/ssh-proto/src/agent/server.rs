@@ -48,11 +48,17 @@ impl ConnectionState {
         if !keys::verify(&key, alg, &bind.signature, &bind.session_id) {
             return false;
         }
-        if let Some(prev) = self.binds.iter().find(|b| b.session_id == bind.session_id) {
-            return prev.host_key == bind.host_key;
-        }
-        if self.binds.last().is_some_and(|b| !b.is_forwarding) || self.binds.len() >= MAX_SESSION_BINDS {
+        // The order of OpenSSH's checks, so both agents answer alike.
+        if self.binds.len() >= MAX_SESSION_BINDS {
             return false;
+        }
+        for b in &self.binds {
+            if !b.is_forwarding {
+                return false;
+            }
+            if b.session_id == bind.session_id {
+                return b.host_key == bind.host_key;
+            }
         }
         self.binds.push(bind);
         true

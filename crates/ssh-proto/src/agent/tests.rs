@@ -482,6 +482,12 @@ fn session_binds_are_verified_and_recorded() {
     assert_eq!(a.ask(&bind(session_bind(&other_host, b"sid-4", true))), Response::Failure, "bound for auth");
     assert_eq!(a.server.connection().session_binds().len(), 2);
     assert!(a.server.connection().is_forwarded());
+    // At most MAX_SESSION_BINDS hops are recorded.
+    let mut a = Agent::new();
+    for i in 0..=MAX_SESSION_BINDS {
+        let expected = if i < MAX_SESSION_BINDS { Response::Success } else { Response::Failure };
+        assert_eq!(a.ask(&bind(session_bind(&host, format!("sid {i}").as_bytes(), true))), expected, "{i}");
+    }
 }
 
 #[test]
