@@ -28,33 +28,9 @@ use ssh_proto::algorithm::{HostKeyAlgorithm, KeyFamily};
 use ssh_proto::ssh_key::{Certificate, HashAlg};
 use ssh_proto::{KeyPair, SeededRng};
 use test_support::process::{ChildGuard, Finished, run, run_with_input};
-use test_support::{Peer, interop_required, peers_available};
+use test_support::{Peer, require_peers};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `ssh-keygen` from test-support's probe, `ssh-agent` and `ssh-add` found here (test-support
-/// has no probe for them), with the same skip-or-fail policy.
-fn tools_available() -> bool {
-    if !peers_available(&[Peer::SshKeygen]) {
-        return false;
-    }
-    let missing: Vec<&str> = ["ssh-agent", "ssh-add"].into_iter().filter(|t| which(t).is_none()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{} not found in PATH", missing.join(", "));
-    assert!(!interop_required(), "SSH_INTEROP=require, but the agent tests cannot run: {why}");
-    eprintln!("\n****************\nSKIPPED: agent interop: {why}\n****************\n");
-    false
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
-        .map(|d| d.join(name))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
 
 /// A key made by `ssh-keygen` in the temporary directory.
 struct GenKey {
@@ -273,9 +249,7 @@ fn listed(out: &str) -> Vec<(String, String)> {
 
 #[test]
 fn our_client_against_openssh_agent() {
-    if !tools_available() {
-        return;
-    }
+    require_peers!(Peer::SshKeygen, Peer::SshAgent, Peer::SshAdd);
     let dir = tempfile::tempdir().unwrap();
     write_askpass(dir.path());
     let keys = generate(dir.path());
@@ -465,9 +439,7 @@ fn serve(
 
 #[test]
 fn openssh_tools_against_our_agent() {
-    if !tools_available() {
-        return;
-    }
+    require_peers!(Peer::SshKeygen, Peer::SshAgent, Peer::SshAdd);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_askpass(d);

@@ -20,6 +20,10 @@ pub enum Peer {
     SshKeygen,
     /// `python3` with `import paramiko` working.
     Paramiko,
+    /// OpenSSH `ssh-agent`.
+    SshAgent,
+    /// OpenSSH `ssh-add`.
+    SshAdd,
 }
 
 impl Peer {
@@ -31,13 +35,14 @@ impl Peer {
             Self::SshKeyscan => "ssh-keyscan",
             Self::SshKeygen => "ssh-keygen",
             Self::Paramiko => "paramiko",
+            Self::SshAgent => "ssh-agent",
+            Self::SshAdd => "ssh-add",
         }
     }
 
     /// `None` when the peer is usable, else why not (probed once per process).
     pub fn missing(self) -> Option<String> {
-        static PROBES: [OnceLock<Option<String>>; 5] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static PROBES: [OnceLock<Option<String>>; 7] = [const { OnceLock::new() }; 7];
         let i = self as usize;
         PROBES[i].get_or_init(|| probe(self)).clone()
     }
@@ -54,6 +59,11 @@ fn probe(peer: Peer) -> Option<String> {
             },
             None => Some("OpenSSH sshd not found (/usr/sbin/sshd or PATH)".into()),
         },
+        // Found is enough for the agent tools: `ssh-agent` without arguments would start one.
+        Peer::SshAgent | Peer::SshAdd => {
+            let name = peer.name();
+            find_in_path(name).is_none().then(|| format!("{name} not found in PATH"))
+        }
         Peer::Ssh | Peer::SshKeyscan | Peer::SshKeygen => {
             let name = peer.name();
             match find_in_path(name) {
