@@ -3,7 +3,7 @@
 //! The core never calls a GSS library: context tokens go out as events
 //! ([`Event::GssapiMechanism`](crate::Event::GssapiMechanism),
 //! [`Event::GssapiToken`](crate::Event::GssapiToken) on the client,
-//! [`AuthAttempt::GssapiToken`](super::AuthAttempt::GssapiToken) on the server) and come back
+//! [`AuthAttempt::GssapiToken`] on the server) and come back
 //! as commands. A driver implements [`GssClient`] / [`GssServer`] over its GSS library
 //! (libgssapi, SSPI) and hands events to [`client_step`] / [`server_step`], which make the
 //! matching command calls; or it drives the commands itself.

@@ -152,9 +152,19 @@ impl fmt::Display for SigningError {
 
 impl std::error::Error for SigningError {}
 
-/// Whether `signature_blob` (`string alg ‖ string sig`, nothing after) is a valid signature
-/// of `data` by `key` under `alg` (the blob's algorithm name must be `alg`'s).
-pub(crate) fn verify(key: &KeyData, alg: HostKeyAlgorithm, signature_blob: &[u8], data: &[u8]) -> bool {
+/// Whether `signature_blob` (`string alg ‖ string sig`, nothing after: what SSH, agents and
+/// [`KeyPair::sign`] carry) is a valid signature of `data` by `key` under `alg` (the blob's
+/// algorithm name must be `alg`'s).
+///
+/// ```
+/// use ssh_proto::algorithm::HostKeyAlgorithm;
+/// use ssh_proto::{KeyPair, SeededRng, keys};
+/// let key = KeyPair::generate_ed25519(&mut SeededRng::new(1));
+/// let sig = key.sign(HostKeyAlgorithm::Ed25519, b"data", &mut SeededRng::new(2)).unwrap();
+/// assert!(keys::verify(key.public_key().key_data(), HostKeyAlgorithm::Ed25519, &sig, b"data"));
+/// assert!(!keys::verify(key.public_key().key_data(), HostKeyAlgorithm::Ed25519, &sig, b"other"));
+/// ```
+pub fn verify(key: &KeyData, alg: HostKeyAlgorithm, signature_blob: &[u8], data: &[u8]) -> bool {
     if family_of(key) != Some(alg.family()) {
         return false;
     }
