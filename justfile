@@ -15,8 +15,8 @@ test:
 
 # Interop tests against real OpenSSH and Paramiko, required, in release mode.
 interop:
-    cargo build --release -p ssh-proto --example keyscan
-    SSH_INTEROP=require cargo test --release -p ssh-proto --test interop_openssh --test interop_paramiko --test interop_sessions --test transcripts
+    cargo build --release -p ssh-proto --example keyscan --example keygen
+    SSH_INTEROP=require cargo test --release -p ssh-proto --test interop_openssh --test interop_paramiko --test interop_sessions --test transcripts --test key_files --test keygen_cli --test known_hosts --test ssh_config --test agent
 
 # Run every fuzz target for N seconds each.
 fuzz seconds="60":
