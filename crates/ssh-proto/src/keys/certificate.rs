@@ -32,9 +32,9 @@ pub struct CertificateCheck<'a> {
     /// Host or user certificate.
     pub cert_type: CertType,
     /// The name the certificate must list (a host name, or a user name); `None` skips the
-    /// principal check. As in OpenSSH, a host certificate listing no principals is valid for
-    /// every host and its principals may be `*`/`?` patterns; a user certificate must list
-    /// the name literally.
+    /// principal check. A certificate listing no principals is refused, as current OpenSSH
+    /// does (9.2 still accepted such host certificates for every host). Host certificate
+    /// principals may be `*`/`?` patterns; a user certificate must list the name literally.
     pub principal: Option<&'a str>,
     /// The current time in seconds since the Unix epoch (the core has no clock).
     pub now: u64,
@@ -96,7 +96,7 @@ pub enum CertificateError {
         /// The signature algorithm.
         algorithm: String,
     },
-    /// The certificate lists no principals and one is required (user certificates).
+    /// The certificate lists no principals and one is required.
     NoPrincipals,
     /// The current time is before `valid_after`.
     NotYetValid {
@@ -207,9 +207,11 @@ pub fn check_certificate(
     }
     if let Some(principal) = check.principal {
         let listed = cert.valid_principals();
+        if listed.is_empty() {
+            return Err(CertificateError::NoPrincipals);
+        }
         let ok = match check.cert_type {
-            CertType::Host => listed.is_empty() || listed.iter().any(|p| crate::pattern::wildcard_match(p, principal)),
-            CertType::User if listed.is_empty() => return Err(CertificateError::NoPrincipals),
+            CertType::Host => listed.iter().any(|p| crate::pattern::wildcard_match(p, principal)),
             CertType::User => listed.iter().any(|p| p == principal),
         };
         if !ok {

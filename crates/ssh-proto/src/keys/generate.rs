@@ -50,7 +50,7 @@ impl KeyType {
         match name.to_ascii_lowercase().as_str() {
             "ed25519" | "ssh-ed25519" => Ok(Self::Ed25519),
             "ecdsa" | "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" => {
-                let from_name = match name {
+                let from_name = match name.to_ascii_lowercase().as_str() {
                     "ecdsa-sha2-nistp384" => 384,
                     "ecdsa-sha2-nistp521" => 521,
                     _ => 256,

@@ -28,10 +28,18 @@ pub(crate) struct RsaSigner {
 }
 
 /// `rsa`'s private key for an `ssh-key` RSA keypair.
+///
+/// The modulus must be 1024 to 16384 bits, as OpenSSH's `sshkey_check_rsa_length` requires:
+/// signing cost grows with the cube of the size, so an agent or server given a huge key would
+/// spend minutes per signature.
 pub(crate) fn private_key(k: &ssh_key::private::RsaKeypair) -> Result<rsa::PrivateKey, Error> {
     let bad = || Error::Config("invalid RSA key".into());
     let p = k.private();
     let n = uint(k.public().n()).ok_or_else(bad)?;
+    let bits = n.bit_width_vartime() as usize;
+    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+        return Err(Error::Config(format!("RSA key of {bits} bits (must be {MIN_BITS} to {MAX_BITS})")));
+    }
     let e = uint(k.public().e()).ok_or_else(bad)?;
     let d = uint(p.d()).ok_or_else(bad)?;
     let primes = vec![uint(p.p()).ok_or_else(bad)?, uint(p.q()).ok_or_else(bad)?];

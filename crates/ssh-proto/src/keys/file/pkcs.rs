@@ -221,8 +221,29 @@ pub(crate) fn to_pkcs8(key: &KeypairData) -> Result<Zeroizing<Vec<u8>>, KeyFileE
     Ok(Zeroizing::new(doc.as_bytes().to_vec()))
 }
 
+/// Refuses KDF parameters whose cost a hostile file chose: the pkcs5 crate bounds them only
+/// when it makes parameters, not when it reads them.
+fn check_kdf_cost(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), KeyFileError> {
+    let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = scheme else { return Ok(()) };
+    if let Some(p) = params.kdf.pbkdf2()
+        && p.iteration_count > super::MAX_PBKDF2_ITERATIONS
+    {
+        return Err(KeyFileError::malformed("pkcs8", format!("{} PBKDF2 iterations", p.iteration_count)));
+    }
+    // scrypt needs 128·r·N bytes and p times the work.
+    if let Some(p) = params.kdf.scrypt() {
+        let cost =
+            128u128 * u128::from(p.cost_parameter) * u128::from(p.block_size) * u128::from(p.parallelization.max(1));
+        if cost > super::MAX_SCRYPT_BYTES {
+            return Err(KeyFileError::malformed("pkcs8", "scrypt parameters above the memory limit"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| KeyFileError::malformed("pkcs8", e))?;
+    check_kdf_cost(&info.encryption_algorithm)?;
     match info.decrypt(passphrase) {
         Ok(doc) => Ok(Zeroizing::new(doc.as_bytes().to_vec())),
         Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)) => {

@@ -112,3 +112,48 @@ fn public_key_lines() {
     assert_eq!(decode_public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5").unwrap_err(), KeyFileError::Truncated);
     assert_eq!(decode_public_key("just words here").unwrap_err(), KeyFileError::NotAKeyFile);
 }
+
+/// A PKCS#8 file whose KDF asks for more work than the limits allow is refused before any
+/// work is done (pkcs5 bounds parameters it makes, not ones it reads).
+#[test]
+fn hostile_pkcs8_kdf_parameters_are_refused() {
+    use pkcs8::der::Encode;
+    use pkcs8::der::asn1::OctetStringRef;
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(50_000_000, &[1; 16], [2; 16]).unwrap();
+    let info = pkcs8::EncryptedPrivateKeyInfo {
+        encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(params),
+        encrypted_data: OctetStringRef::new(&[0u8; 48]).unwrap(),
+    };
+    let der = info.to_der().unwrap();
+    let text = armor::encode("ENCRYPTED PRIVATE KEY", &[], &der, 64);
+    let start = std::time::Instant::now();
+    let err = decode_private_key(&text, Some(b"x")).unwrap_err();
+    assert!(matches!(err, KeyFileError::Malformed { format: "pkcs8", .. }), "{err:?}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+}
+
+/// RSA keys beyond OpenSSH's 16384-bit limit load from a file but cannot become signing keys.
+#[test]
+fn oversized_rsa_keys_are_not_signing_keys() {
+    let small = &keys()[4];
+    assert!(crate::KeyPair::new(small.clone()).is_ok());
+    // Moduli outside 1024..=16384 bits are refused before any arithmetic (the other fields
+    // need not even be consistent).
+    use ssh_encoding::Mpint;
+    for (bytes, bits) in [(2050, "16400 bits"), (125, "1000 bits")] {
+        let n = Mpint::from_positive_bytes(&vec![0xff; bytes]);
+        let three = Mpint::from_positive_bytes(&[3]);
+        let public = ssh_key::public::RsaPublicKey::new(Mpint::from_positive_bytes(&[1, 0, 1]), n).unwrap();
+        let private = ssh_key::private::RsaPrivateKey::new(three.clone(), three.clone(), three.clone(), three).unwrap();
+        let pair = ssh_key::private::RsaKeypair::new(public, private).unwrap();
+        let key = PrivateKey::new(ssh_key::private::KeypairData::Rsa(pair), "").unwrap();
+        let err = crate::KeyPair::new(key).unwrap_err();
+        assert!(err.to_string().contains(bits), "{err}");
+    }
+}
+
+#[test]
+fn curve_names_are_case_insensitive() {
+    assert_eq!(KeyType::from_keygen("ECDSA-SHA2-NISTP384", None), Ok(KeyType::Ecdsa(EcdsaCurve::NistP384)));
+}
