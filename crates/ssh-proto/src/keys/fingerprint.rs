@@ -104,18 +104,19 @@ pub fn keygen_line(key: &PublicKey, certificate: bool, hash: FingerprintHash) ->
 }
 
 /// The "randomart" picture ssh-keygen draws for a key (`ssh-keygen -lv`, and after `-t`):
-/// the drunken-bishop walk over the fingerprint digest on a 17×9 board.
+/// the drunken-bishop walk over the fingerprint digest on a 17×9 board, titled with the key
+/// type (`-CERT` for a certificate) and size.
 ///
 /// ```
 /// use ssh_proto::keys::fingerprint::{FingerprintHash, randomart};
 /// let key = ssh_key::PublicKey::from_openssh(
 ///     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILMDAtpX5l9xyVTOtha5WJJWtpSz0c1zK+2XrNvSzem7",
 /// ).unwrap();
-/// let art = randomart(key.key_data(), FingerprintHash::Sha256);
+/// let art = randomart(key.key_data(), false, FingerprintHash::Sha256);
 /// assert!(art.starts_with("+--[ED25519 256]--+\n") && art.ends_with("+----[SHA256]-----+"));
 /// assert_eq!(art.lines().count(), 11);
 /// ```
-pub fn randomart(key: &KeyData, hash: FingerprintHash) -> String {
+pub fn randomart(key: &KeyData, certificate: bool, hash: FingerprintHash) -> String {
     const W: usize = 17;
     const H: usize = 9;
     const SYMBOLS: &[u8] = b" .o+=*BOX@%&#/^SE";
@@ -154,9 +155,10 @@ pub fn randomart(key: &KeyData, hash: FingerprintHash) -> String {
         let left = (W - label.len()) / 2;
         format!("+{}{label}{}+", "-".repeat(left), "-".repeat(W - left - label.len()))
     };
-    let mut title = format!("[{} {}]", type_label(key), key_bits(key));
+    let cert = if certificate { "-CERT" } else { "" };
+    let mut title = format!("[{}{cert} {}]", type_label(key), key_bits(key));
     if title.len() >= W {
-        title = format!("[{}]", type_label(key));
+        title = format!("[{}{cert}]", type_label(key));
     }
     let name = match hash {
         FingerprintHash::Sha256 => "[SHA256]",

@@ -334,8 +334,11 @@ fn certificates() {
         check("a.example.com", &future),
         HostStatus::CertificateRejected { error: CertificateError::NotYetValid { .. }, .. }
     ));
-    // No principals: valid for every host (OpenSSH's host-certificate rule).
-    assert!(matches!(check("b.example.com", &host_cert(&ecdsa(), &[], 0, u64::MAX)), HostStatus::CaSigned { .. }));
+    // No principals: valid for no host (current OpenSSH; 9.2 still accepted it for every host).
+    assert!(matches!(
+        check("b.example.com", &host_cert(&ecdsa(), &[], 0, u64::MAX)),
+        HostStatus::CertificateRejected { error: CertificateError::NoPrincipals, .. }
+    ));
     // Alias: the certificate must name the alias.
     let v = kh.check(&HostQuery::new("10.0.0.9", 22).alias("a.example.com"), (&ok).into(), now);
     assert!(matches!(v.status, HostStatus::CaSigned { .. }));
