@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use ssh_proto::keys::file::{
     KeyFileError, PrivateKeyFormat, PublicKeyFile, decode_private_key, encode_private_key, is_encrypted, public_key_of,
 };
-use ssh_proto::keys::fingerprint::{FingerprintHash, fingerprint, keygen_line, randomart, type_label};
+use ssh_proto::keys::fingerprint::{FingerprintHash, fingerprint, keygen_line, randomart};
 use ssh_proto::keys::generate::{KeyType, generate};
 use ssh_proto::known_hosts::{KnownHosts, Marker};
 
@@ -67,8 +67,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             return Err(usage(format!("unexpected argument {arg}")));
         };
-        let mut chars = flags.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in flags.char_indices() {
             // Flags with a value take the rest of this word or the next word (getopt).
             let mut value = || -> Result<String, Failure> {
                 let rest = &flags[i + c.len_utf8()..];
@@ -238,7 +237,6 @@ fn generate_key(a: &Args) -> Result<(), Failure> {
         println!("The key's randomart image is:");
         println!("{}", randomart(data, false, a.hash));
     }
-    let _ = type_label;
     Ok(())
 }
 
