@@ -67,4 +67,4 @@ pub use server::{
     AgentBackend, AgentEvent, AgentServer, ConfirmToken, ConnectionState, Decision, MAX_SESSION_BINDS, Outcome,
     RequestContext,
 };
-pub use store::{MAX_KEYS, MemoryAgent};
+pub use store::{MAX_COMMENT, MAX_KEYS, MAX_UNLOCK_FAILURES, MemoryAgent};
