@@ -17,10 +17,10 @@ use crate::keys::{self, KeyPair};
 /// Most keys one store holds (each add beyond it fails), so a client cannot grow it without bound.
 pub const MAX_KEYS: usize = 1024;
 
-/// Longest identity comment accepted on add, in bytes, so that an identities answer stays
-/// within reach of the message size limit (OpenSSH's comments are file names and
-/// `user@host`).
-pub const MAX_COMMENT: usize = 1024;
+/// Longest identity comment accepted on add, in bytes (a `PATH_MAX` file name fits:
+/// `ssh-add` comments are file names or `user@host`), so that a client cannot make every
+/// entry of an identities answer as large as a whole message.
+pub const MAX_COMMENT: usize = 4096;
 
 /// Where the failed-unlock count stops (OpenSSH's `fail_count`, whose delay of 0.1 s per
 /// failure stops growing at 10 s).

@@ -860,8 +860,8 @@ fn repeated_constraints_refuse_the_add() {
 #[test]
 fn long_comments_refuse_the_add() {
     let mut a = Agent::new();
-    assert_eq!(a.ask(&add(plain("ed25519"), &"c".repeat(1024), vec![])), Response::Success);
-    assert_eq!(a.ask(&add(plain("ecdsa256"), &"c".repeat(1025), vec![])), Response::Failure);
+    assert_eq!(a.ask(&add(plain("ed25519"), &"c".repeat(MAX_COMMENT), vec![])), Response::Success);
+    assert_eq!(a.ask(&add(plain("ecdsa256"), &"c".repeat(MAX_COMMENT + 1), vec![])), Response::Failure);
     assert_eq!(a.store.len(), 1);
 }
 
