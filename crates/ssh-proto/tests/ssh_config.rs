@@ -266,3 +266,40 @@ fn bad_configs_rejected_like_openssh() {
         assert_eq!(err.line, line, "{text:?}: {err}");
     }
 }
+
+/// SendEnv additions and `-pattern` removals and SetEnv's first-value-wins, in lines short
+/// and long (thousands of arguments, under our caps): the same `ssh -G` as OpenSSH.
+#[test]
+fn environment_lists_match_openssh() {
+    if !peers_available(&[Peer::Ssh]) {
+        return;
+    }
+    let c = corpus();
+    let many_vars: Vec<String> = (0..3000).map(|i| format!("V{i}={}", i % 7)).collect();
+    let many_names: Vec<String> = (0..2000).map(|i| format!("S{i}")).collect();
+    let removals: Vec<String> = (0..2000).filter(|i| i % 3 == 0).map(|i| format!("-S{i}")).collect();
+    let configs = [
+        "Host x\n  SendEnv LANG LC_* FOO BAR\n  SendEnv -LC_* BAZ\n  SetEnv A=1 B=2 A=3\n  SetEnv C=4\nHost *\n  SendEnv -FOO QUX -NOPE\n".to_owned(),
+        format!(
+            "Host x\n  SetEnv {} V5=dup V1=again\n  SendEnv {}\n  SendEnv {} -S1?\n",
+            many_vars.join(" "),
+            many_names.join(" "),
+            removals.join(" ")
+        ),
+    ];
+    for (i, text) in configs.iter().enumerate() {
+        let path = c.dir.path().join(format!("env{i}.conf"));
+        std::fs::write(&path, text).unwrap();
+        let theirs = ssh_g(&c, &path, "x", None, None);
+        assert!(theirs.status.success(), "ssh -G env{i}: {}", theirs.stderr);
+        let mut env = Host { vars: c.vars.clone() };
+        let r = resolve(&Query::new("x"), &Sources::File(path.to_string_lossy().into_owned()), &c.local, &mut env);
+        let ours = r.unwrap().to_ssh_g();
+        let pick = |s: &str| -> Vec<String> {
+            s.lines().filter(|l| l.starts_with("sendenv ") || l.starts_with("setenv ")).map(str::to_owned).collect()
+        };
+        assert!(!pick(&theirs.stdout).is_empty());
+        assert_eq!(pick(&ours), pick(&theirs.stdout), "env{i}");
+        assert_eq!(ours.trim(), theirs.stdout.trim(), "env{i}");
+    }
+}

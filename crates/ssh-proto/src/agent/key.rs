@@ -132,21 +132,21 @@ impl AgentKey {
             KeyData::Ed25519(public) => {
                 let k = Ed25519Keypair::decode(&mut fields)?;
                 if k.public != *public {
-                    return Err(AgentError::Key("private key does not match the certificate".into()));
+                    return Err(mismatch());
                 }
                 KeypairData::Ed25519(k)
             }
             KeyData::Ecdsa(EcdsaPublicKey::NistP256(public)) => {
                 let private = EcdsaPrivateKey::<32>::decode(&mut fields)?;
-                KeypairData::Ecdsa(EcdsaKeypair::NistP256 { public: *public, private })
+                ecdsa_checked(EcdsaKeypair::NistP256 { public: *public, private })?
             }
             KeyData::Ecdsa(EcdsaPublicKey::NistP384(public)) => {
                 let private = EcdsaPrivateKey::<48>::decode(&mut fields)?;
-                KeypairData::Ecdsa(EcdsaKeypair::NistP384 { public: *public, private })
+                ecdsa_checked(EcdsaKeypair::NistP384 { public: *public, private })?
             }
             KeyData::Ecdsa(EcdsaPublicKey::NistP521(public)) => {
                 let private = EcdsaPrivateKey::<66>::decode(&mut fields)?;
-                KeypairData::Ecdsa(EcdsaKeypair::NistP521 { public: *public, private })
+                ecdsa_checked(EcdsaKeypair::NistP521 { public: *public, private })?
             }
             KeyData::Rsa(public) => {
                 let private = RsaPrivateKey::decode(&mut fields)?;
@@ -157,6 +157,29 @@ impl AgentKey {
         *r = Reader::new(fields);
         Ok(Self { key, certificate: Some(Box::new(certificate)) })
     }
+}
+
+fn mismatch() -> AgentError {
+    AgentError::Key("private key does not match the certificate".into())
+}
+
+/// The pair, if the private scalar yields the certificate's public point: only the scalar
+/// travels after a certificate, so nothing else ties it to the key being certified.
+fn ecdsa_checked(pair: EcdsaKeypair) -> Result<KeypairData, AgentError> {
+    let scalar = pair.private_key_bytes();
+    let public = pair.public_key_bytes();
+    let matches = match &pair {
+        EcdsaKeypair::NistP256 { .. } => p256::SecretKey::from_slice(scalar)
+            .is_ok_and(|k| p256::PublicKey::from_sec1_bytes(public).is_ok_and(|p| p == k.public_key())),
+        EcdsaKeypair::NistP384 { .. } => p384::SecretKey::from_slice(scalar)
+            .is_ok_and(|k| p384::PublicKey::from_sec1_bytes(public).is_ok_and(|p| p == k.public_key())),
+        EcdsaKeypair::NistP521 { .. } => p521::SecretKey::from_slice(scalar)
+            .is_ok_and(|k| p521::PublicKey::from_sec1_bytes(public).is_ok_and(|p| p == k.public_key())),
+    };
+    if !matches {
+        return Err(mismatch());
+    }
+    Ok(KeypairData::Ecdsa(pair))
 }
 
 fn unsupported_cert() -> AgentError {

@@ -6,8 +6,11 @@
 //! - [`AgentClient`]: queue requests, feed the agent's bytes, get responses matched to
 //!   requests in order. Its signatures answer [`Event::AuthSign`](crate::Event::AuthSign).
 //! - [`AgentServer`]: one agent connection; feed the client's bytes, get response bytes and
-//!   [`AgentEvent`]s (confirmations). The keys are in an [`AgentBackend`]: the built-in
-//!   [`MemoryAgent`] or the driver's own.
+//!   [`AgentEvent`]s (confirmations). It checks and records `session-bind@openssh.com`
+//!   (host certificates included) and keeps at most two maximum-size messages of answers
+//!   queued: later requests wait until [`poll_transmit`](AgentServer::poll_transmit) drains
+//!   them ([`has_unanswered`](AgentServer::has_unanswered)). The keys are in an
+//!   [`AgentBackend`]: the built-in [`MemoryAgent`] or the driver's own.
 //!
 //! No socket, clock or file is touched: the driver owns the Unix socket, passes its clock
 //! (seconds) for key lifetimes and an RNG for RSA blinding.
@@ -67,4 +70,4 @@ pub use server::{
     AgentBackend, AgentEvent, AgentServer, ConfirmToken, ConnectionState, Decision, MAX_SESSION_BINDS, Outcome,
     RequestContext,
 };
-pub use store::{MAX_KEYS, MemoryAgent};
+pub use store::{MAX_COMMENT, MAX_KEYS, MAX_UNLOCK_FAILURES, MemoryAgent};

@@ -17,6 +17,15 @@ use crate::keys::{self, KeyPair};
 /// Most keys one store holds (each add beyond it fails), so a client cannot grow it without bound.
 pub const MAX_KEYS: usize = 1024;
 
+/// Longest identity comment accepted on add, in bytes (a `PATH_MAX` file name fits:
+/// `ssh-add` comments are file names or `user@host`), so that a client cannot make every
+/// entry of an identities answer as large as a whole message.
+pub const MAX_COMMENT: usize = 4096;
+
+/// Where the failed-unlock count stops (OpenSSH's `fail_count`, whose delay of 0.1 s per
+/// failure stops growing at 10 s).
+pub const MAX_UNLOCK_FAILURES: u32 = 100;
+
 /// One key held by the agent.
 #[derive(Debug)]
 struct Held {
@@ -57,13 +66,22 @@ impl LockHash {
 /// same identity), remove, remove all, list, sign (RSA hash from the flags: `rsa-sha2-256`,
 /// `rsa-sha2-512`, else `ssh-rsa`), lock and unlock with a passphrase, the lifetime
 /// constraint measured on the caller's clock, the confirm constraint as a decision, and
-/// `query`. Keys restricted to destinations (`ssh-add -h`) are stored with their
-/// restriction but, since the hop rules are not evaluated here, are neither listed nor
-/// usable on a forwarded connection.
+/// `query`. A constraint given twice refuses the add, as OpenSSH does.
+///
+/// Keys restricted to destinations (`ssh-add -h`) are stored with their restriction but,
+/// since the hop rules are not evaluated here, are only listed and usable on a
+/// [local](super::ConnectionState::is_local) connection: one on which no
+/// `session-bind@openssh.com` was ever attempted. That is stricter than OpenSSH, never
+/// looser.
+///
+/// A wrong unlock passphrase is counted ([`failed_unlocks`](Self::failed_unlocks)) but not
+/// slowed down: the core cannot sleep. OpenSSH waits 0.1 s per failure before answering; a
+/// driver that wants the same delays sending the answer (or reading the next request).
 #[derive(Default)]
 pub struct MemoryAgent {
     keys: Vec<Held>,
     lock: Option<LockHash>,
+    failed_unlocks: u32,
 }
 
 impl core::fmt::Debug for MemoryAgent {
@@ -81,6 +99,12 @@ impl MemoryAgent {
     /// Whether the store is locked.
     pub fn is_locked(&self) -> bool {
         self.lock.is_some()
+    }
+
+    /// Wrong unlock passphrases since the last successful unlock, stopping at
+    /// [`MAX_UNLOCK_FAILURES`].
+    pub fn failed_unlocks(&self) -> u32 {
+        self.failed_unlocks
     }
 
     /// How many keys are held (expired ones included until [`expire`](Self::expire) runs).
@@ -110,7 +134,7 @@ impl MemoryAgent {
     }
 
     fn usable(k: &Held, ctx: &RequestContext<'_>) -> bool {
-        k.destinations.is_none() || !ctx.connection.is_forwarded()
+        k.destinations.is_none() || ctx.connection.is_local()
     }
 
     fn add(&mut self, add: &AddIdentity, now: u64) -> Response {
@@ -121,6 +145,9 @@ impl MemoryAgent {
     }
 
     fn try_add(&mut self, key: &AgentKey, comment: &str, constraints: &[Constraint], now: u64) -> Option<()> {
+        if comment.len() > MAX_COMMENT {
+            return None;
+        }
         let pair = KeyPair::new(key.to_private_key(comment).ok()?).ok()?;
         let blob = key.identity_blob().ok()?;
         let mut held = Held {
@@ -132,12 +159,14 @@ impl MemoryAgent {
             signatures_left: None,
             destinations: None,
         };
+        // Each constraint at most once: OpenSSH refuses a repeat ("already set").
         for c in constraints {
             match c {
-                Constraint::Lifetime(s) => held.expires = Some(now.saturating_add(u64::from(*s))),
+                Constraint::Lifetime(s) => set_once(&mut held.expires, now.saturating_add(u64::from(*s)))?,
+                Constraint::Confirm if held.confirm => return None,
                 Constraint::Confirm => held.confirm = true,
-                Constraint::MaxSignatures(n) => held.signatures_left = Some(*n),
-                Constraint::RestrictDestination(d) => held.destinations = Some(d.clone()),
+                Constraint::MaxSignatures(n) => set_once(&mut held.signatures_left, *n)?,
+                Constraint::RestrictDestination(d) => set_once(&mut held.destinations, d.clone())?,
                 // An unknown restriction cannot be honoured: refuse the key, as OpenSSH does.
                 Constraint::Extension { .. } => return None,
             }
@@ -178,6 +207,17 @@ impl MemoryAgent {
     }
 }
 
+/// Sets a constraint's value unless it was set already.
+fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(value);
+            Some(())
+        }
+    }
+}
+
 /// The algorithm a sign request asks of a key family (OpenSSH's `agent_decode_alg`:
 /// SHA-256 wins when both RSA flags are set).
 fn signature_algorithm(family: KeyFamily, flags: SignFlags) -> Option<HostKeyAlgorithm> {
@@ -202,7 +242,12 @@ impl AgentBackend for MemoryAgent {
             let r = match request {
                 Request::Unlock(pass) if lock.matches(pass) => {
                     self.lock = None;
+                    self.failed_unlocks = 0;
                     Response::Success
+                }
+                Request::Unlock(_) => {
+                    self.failed_unlocks = (self.failed_unlocks + 1).min(MAX_UNLOCK_FAILURES);
+                    Response::Failure
                 }
                 Request::RequestIdentities => Response::Identities(Vec::new()),
                 _ => Response::Failure,
@@ -246,5 +291,9 @@ impl AgentBackend for MemoryAgent {
             }
         };
         Outcome::Reply(r)
+    }
+
+    fn is_locked(&self) -> bool {
+        MemoryAgent::is_locked(self)
     }
 }

@@ -752,3 +752,225 @@ proptest! {
         }
     }
 }
+
+// ---- OpenSSH's refusals and bounds -------------------------------------------------------
+
+fn bind_req(b: SessionBind) -> Request {
+    Request::Extension(ExtensionRequest::SessionBind(b))
+}
+
+fn restricted_agent() -> Agent {
+    let mut a = Agent::new();
+    let r = vec![Constraint::RestrictDestination(vec![0, 0, 0, 3, 1, 2, 3])];
+    assert_eq!(a.ask(&add(plain("ed25519"), "restricted", r)), Response::Success);
+    assert_eq!(a.ask(&add(plain("ecdsa256"), "free", vec![])), Response::Success);
+    a
+}
+
+fn comments(a: &mut Agent) -> Vec<String> {
+    a.list().into_iter().map(|i| i.comment).collect()
+}
+
+#[test]
+fn a_failed_session_bind_keeps_restricted_keys_refused() {
+    let host = pair_of("ecdsa256");
+    let mut a = restricted_agent();
+    let mut forged = session_bind(&host, b"sid-1", false);
+    forged.session_id = b"sid-2".to_vec();
+    assert_eq!(a.ask(&bind_req(forged)), Response::Failure);
+    assert_eq!(comments(&mut a), ["free"]);
+    assert_eq!(a.sign(&plain("ed25519"), b"x", SignFlags::NONE), Response::Failure);
+    // A bind too malformed to decode counts as attempted as well.
+    let mut a = restricted_agent();
+    let mut frame = vec![number::EXTENSION];
+    frame.put_string(SESSION_BIND.as_bytes());
+    frame.put_string(b"truncated");
+    let mut framed = Vec::new();
+    framed.put_string(&frame);
+    assert_eq!(Response::decode(payload(&a.bytes(&framed))).unwrap(), Response::Failure);
+    assert_eq!(comments(&mut a), ["free"]);
+}
+
+#[test]
+fn restricted_keys_are_refused_on_any_bound_connection() {
+    let mut a = restricted_agent();
+    assert_eq!(comments(&mut a), ["restricted", "free"], "local use");
+    assert_eq!(a.ask(&bind_req(session_bind(&pair_of("rsa2048"), b"sid", false))), Response::Success);
+    assert_eq!(comments(&mut a), ["free"]);
+    assert_eq!(a.sign(&plain("ed25519"), b"x", SignFlags::NONE), Response::Failure);
+    assert!(matches!(a.sign(&plain("ecdsa256"), b"x", SignFlags::NONE), Response::Signature(_)));
+}
+
+#[test]
+fn hosts_with_certificates_can_bind() {
+    for name in NAMES {
+        let host = pair_of(name);
+        let mut b = session_bind(&host, b"sid", true);
+        b.host_key = Certificate::from_openssh(cert_text(name)).unwrap().to_bytes().unwrap();
+        let mut a = Agent::new();
+        assert_eq!(a.ask(&bind_req(b.clone())), Response::Success, "{name}");
+        // The certificate's key must be the one that signed.
+        let other = if *name == "ed25519" { "ecdsa256" } else { "ed25519" };
+        b.signature = session_bind(&pair_of(other), b"sid", true).signature;
+        assert_eq!(Agent::new().ask(&bind_req(b)), Response::Failure, "{name}");
+    }
+}
+
+#[test]
+fn a_recorded_binding_is_accepted_again_even_at_the_limit() {
+    let host = pair_of("ed25519");
+    let mut a = Agent::new();
+    for i in 0..MAX_SESSION_BINDS {
+        assert_eq!(a.ask(&bind_req(session_bind(&host, format!("sid {i}").as_bytes(), true))), Response::Success);
+    }
+    assert_eq!(a.ask(&bind_req(session_bind(&host, b"sid 3", true))), Response::Success);
+    assert_eq!(a.ask(&bind_req(session_bind(&host, b"sid new", true))), Response::Failure);
+    assert_eq!(a.server.connection().session_binds().len(), MAX_SESSION_BINDS);
+}
+
+#[test]
+fn a_locked_agent_refuses_session_bind() {
+    let mut a = Agent::new();
+    assert_eq!(a.ask(&Request::Lock(Secret::new(*b"pw"))), Response::Success);
+    let b = session_bind(&pair_of("ed25519"), b"sid", true);
+    assert_eq!(a.ask(&bind_req(b.clone())), Response::Failure);
+    assert!(a.server.connection().session_binds().is_empty());
+    assert_eq!(a.ask(&Request::Unlock(Secret::new(*b"pw"))), Response::Success);
+    assert_eq!(a.ask(&bind_req(b)), Response::Success);
+}
+
+#[test]
+fn repeated_constraints_refuse_the_add() {
+    let repeats = [
+        vec![Constraint::Lifetime(5), Constraint::Lifetime(6)],
+        vec![Constraint::Confirm, Constraint::Confirm],
+        vec![Constraint::MaxSignatures(1), Constraint::MaxSignatures(1)],
+        vec![Constraint::RestrictDestination(vec![]), Constraint::Confirm, Constraint::RestrictDestination(vec![])],
+    ];
+    for cs in repeats {
+        let mut a = Agent::new();
+        assert_eq!(a.ask(&add(plain("ed25519"), "k", cs.clone())), Response::Failure, "{cs:?}");
+        assert!(a.store.is_empty());
+    }
+    let mut a = Agent::new();
+    let all = vec![Constraint::Lifetime(5), Constraint::Confirm, Constraint::MaxSignatures(1)];
+    assert_eq!(a.ask(&add(plain("ed25519"), "k", all)), Response::Success);
+}
+
+#[test]
+fn long_comments_refuse_the_add() {
+    let mut a = Agent::new();
+    assert_eq!(a.ask(&add(plain("ed25519"), &"c".repeat(MAX_COMMENT), vec![])), Response::Success);
+    assert_eq!(a.ask(&add(plain("ecdsa256"), &"c".repeat(MAX_COMMENT + 1), vec![])), Response::Failure);
+    assert_eq!(a.store.len(), 1);
+}
+
+#[test]
+fn certified_ecdsa_keys_must_carry_the_certified_scalar() {
+    for name in ["ecdsa256", "ecdsa384", "ecdsa521"] {
+        let key = certified(name);
+        let frame = add(key.clone(), "c", vec![]).to_frame().unwrap();
+        let ssh_key::private::KeypairData::Ecdsa(pair) = key.keypair() else { unreachable!() };
+        let scalar = pair.private_key_bytes();
+        let at = frame.windows(scalar.len()).position(|w| w == scalar).unwrap();
+        let mut forged = frame.to_vec();
+        forged[at + scalar.len() - 1] ^= 1;
+        assert!(Request::decode(payload(&frame)).is_ok(), "{name}");
+        assert!(matches!(Request::decode(payload(&forged)), Err(AgentError::Key(_))), "{name}");
+    }
+}
+
+#[test]
+fn many_frames_in_one_piece_decode_in_linear_time() {
+    let n = 1_000_000;
+    let mut input = Vec::with_capacity(n * 5);
+    for _ in 0..n {
+        input.extend_from_slice(&[0, 0, 0, 1, 11]);
+    }
+    let start = Instant::now();
+    let mut d = FrameDecoder::default();
+    d.push(&input);
+    let mut count = 0;
+    while let Some(f) = d.next_frame().unwrap() {
+        assert_eq!(f, [11]);
+        count += 1;
+    }
+    assert_eq!((count, d.buffered()), (n, 0));
+    // Moving the rest of 5 MB per frame takes minutes; linear work takes milliseconds.
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+}
+
+#[test]
+fn one_read_of_many_requests_queues_bounded_output() {
+    let mut a = Agent::new();
+    for name in NAMES {
+        assert_eq!(a.ask(&add(plain(name), &"c".repeat(1000), vec![])), Response::Success);
+    }
+    let one = Request::RequestIdentities.to_frame().unwrap();
+    let n = 2000;
+    let input: Vec<u8> = one.iter().copied().cycle().take(one.len() * n).collect();
+    a.server.handle_input(&input, &mut a.store, a.now, &mut a.rng).unwrap();
+    let mut first = Vec::new();
+    while let Some(b) = a.server.poll_transmit() {
+        first.push(b);
+    }
+    let answer = first[0].len();
+    let bytes: usize = first.iter().map(Vec::len).sum();
+    assert!(bytes < 2 * DEFAULT_MAX_MESSAGE + answer, "{bytes}");
+    assert!(first.len() < n);
+    assert_eq!(a.server.queued_output(), 0);
+    // The rest is answered as the queue drains, each answer whole and in order.
+    let mut answered = first.len();
+    while a.server.has_unanswered() {
+        let out = a.bytes(&[]);
+        assert_eq!(out.len() % answer, 0);
+        answered += out.len() / answer;
+    }
+    assert_eq!(answered, n);
+    assert!(!a.server.has_unanswered());
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_grow_the_input_buffer() {
+    let mut a = Agent::new();
+    assert_eq!(a.ask(&add(plain("rsa2048"), &"c".repeat(1000), vec![])), Response::Success);
+    let one = Request::RequestIdentities.to_frame().unwrap();
+    let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * 20_000).collect();
+    let mut result = Ok(());
+    for _ in 0..20 {
+        result = a.server.handle_input(&burst, &mut a.store, a.now, &mut a.rng);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert!(matches!(result, Err(AgentError::Backlog { .. })), "{result:?}");
+    assert!(a.server.queued_output() < a.server.output_budget() + 2000);
+}
+
+#[test]
+fn failed_unlocks_are_counted_for_the_driver() {
+    let mut a = Agent::new();
+    a.ask(&Request::Lock(Secret::new(*b"pw")));
+    for i in 1..=3 {
+        assert_eq!(a.ask(&Request::Unlock(Secret::new(*b"no"))), Response::Failure);
+        assert_eq!(a.store.failed_unlocks(), i);
+    }
+    assert_eq!(a.ask(&Request::Unlock(Secret::new(*b"pw"))), Response::Success);
+    assert_eq!(a.store.failed_unlocks(), 0);
+    a.ask(&Request::Lock(Secret::new(*b"pw")));
+    for _ in 0..MAX_UNLOCK_FAILURES + 5 {
+        a.ask(&Request::Unlock(Secret::new(*b"no")));
+    }
+    assert_eq!(a.store.failed_unlocks(), MAX_UNLOCK_FAILURES);
+}
+
+#[test]
+fn connections_know_whether_a_bind_was_attempted() {
+    let mut a = Agent::new();
+    assert!(a.server.connection().is_local());
+    let mut forged = session_bind(&pair_of("ed25519"), b"sid", true);
+    forged.session_id = b"other".to_vec();
+    a.ask(&bind_req(forged));
+    let c = a.server.connection();
+    assert!(c.bind_attempted() && !c.is_local() && c.session_binds().is_empty());
+}

@@ -32,14 +32,21 @@ fn run_server(stream: &[u8], chunks: &mut Chunks, allow: bool) -> (Vec<u8>, bool
             failed = true;
             break;
         }
-        while let Some(AgentEvent::Confirm { token, .. }) = server.poll_event() {
-            let d = if allow { Decision::Allow } else { Decision::Deny };
-            if server.confirm(token, d, &mut store, now, &mut rng).is_err() {
-                failed = true;
+        // As a driver does: answer confirmations, drain, and let requests that waited for
+        // the output queue go on before reading more.
+        loop {
+            while let Some(AgentEvent::Confirm { token, .. }) = server.poll_event() {
+                let d = if allow { Decision::Allow } else { Decision::Deny };
+                if server.confirm(token, d, &mut store, now, &mut rng).is_err() {
+                    failed = true;
+                }
             }
-        }
-        while let Some(b) = server.poll_transmit() {
-            out.extend_from_slice(&b);
+            while let Some(b) = server.poll_transmit() {
+                out.extend_from_slice(&b);
+            }
+            if !server.has_unanswered() || server.handle_input(&[], &mut store, now, &mut rng).is_err() {
+                break;
+            }
         }
     }
     (out, failed)
@@ -175,9 +182,20 @@ pub(super) fn seeds(out: &mut Seeds) {
             &[9],
             vec![
                 Request::Extension(ExtensionRequest::Query),
-                Request::Extension(ExtensionRequest::SessionBind(bind)),
+                Request::Extension(ExtensionRequest::SessionBind(bind.clone())),
                 add(&other, vec![Constraint::RestrictDestination(vec![0, 0, 0, 0])]),
                 Request::RequestIdentities,
+            ],
+        ),
+        (
+            "restricted-after-failed-bind",
+            0,
+            &[],
+            vec![
+                add(&other, vec![Constraint::RestrictDestination(vec![0, 0, 0, 0])]),
+                Request::Extension(ExtensionRequest::SessionBind(SessionBind { session_id: vec![8; 32], ..bind })),
+                Request::RequestIdentities,
+                add(&other, vec![Constraint::Confirm, Constraint::Confirm]),
             ],
         ),
     ];

@@ -1,7 +1,7 @@
 //! The option store and how one keyword line changes it: first value wins, lists
 //! accumulate or are set once, exactly where readconf.c does each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::error::ErrorKind;
 use super::forward::{self, Direction, Forward};
@@ -13,6 +13,9 @@ use super::names;
 const MAX_KEY_FILES: usize = 100;
 /// A cap OpenSSH does not have, so a hostile file cannot grow memory without bound.
 const MAX_ENTRIES: usize = 4096;
+/// Most SendEnv arguments applied in one pass: each `-pattern` scans the whole list, so this
+/// bounds a pass's matching work to `MAX_SENDENV_ARGS × MAX_ENTRIES` (another cap of ours).
+const MAX_SENDENV_ARGS: usize = 4096;
 
 /// What ProxyJump was set to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +47,8 @@ pub(crate) struct Options {
     pub permitted_cnames: Option<Vec<(String, String)>>,
     /// ProxyJump.
     pub jump: Option<Jump>,
+    /// SendEnv arguments applied so far in this pass (the resolver resets it per pass).
+    pub sendenv_args: usize,
 }
 
 impl Options {
@@ -333,6 +338,10 @@ pub(crate) fn apply(
                 if !active {
                     continue;
                 }
+                opts.sendenv_args += 1;
+                if opts.sendenv_args > MAX_SENDENV_ARGS {
+                    return Err(ErrorKind::TooMany(name.to_owned()));
+                }
                 let list = opts.lists.entry(name).or_default();
                 match a.strip_prefix('-') {
                     Some(pattern) => list.retain(|e| !crate::pattern::wildcard_match(pattern, e)),
@@ -347,15 +356,16 @@ pub(crate) fn apply(
         Kind::SetEnv => {
             let was_set = opts.lists.contains_key(name);
             let mut added = Vec::new();
+            let mut seen = HashSet::new();
             for a in args {
                 let Some((var, _)) = a.split_once('=') else { return Err(bad(a)) };
-                let dup = added.iter().any(|e: &String| e.split_once('=').is_some_and(|(v, _)| v == var));
-                if active && !was_set && !dup {
+                // The first value of a variable wins within the line, as in readconf.c.
+                if active && !was_set && seen.insert(var) {
+                    if added.len() == MAX_ENTRIES {
+                        return Err(ErrorKind::TooMany(name.to_owned()));
+                    }
                     added.push(a.clone());
                 }
-            }
-            if added.len() > MAX_ENTRIES {
-                return Err(ErrorKind::TooMany(name.to_owned()));
             }
             if !added.is_empty() {
                 opts.lists.insert(name, added);

@@ -259,6 +259,7 @@ fn run_pass<E: Environment>(
     original: &str,
     final_pass: bool,
 ) -> Result<bool, ConfigError> {
+    opts.sendenv_args = 0;
     let mut pass =
         Pass { env, local, opts, host, original_host: original, final_pass, want_final: false, files_read: 0 };
     match sources {

@@ -282,3 +282,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn long_setenv_lines_stop_at_the_cap_without_quadratic_work() {
+    let vars: Vec<String> = (0..60_000).map(|i| format!("V{i}=x")).collect();
+    let start = std::time::Instant::now();
+    let e = resolve_text(&format!("SetEnv {}\n", vars.join(" ")), "h").err().map(|e| e.kind);
+    assert_eq!(e, Some(ErrorKind::TooMany("setenv".into())));
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    // Repeats do not count against the cap, and the first value of each name wins.
+    let dups = vec!["A=1"; 10_000].join(" ");
+    let r = resolve_text(&format!("SetEnv {dups} B=2 A=3\n"), "h").unwrap();
+    assert_eq!(r.set_env(), [("A".to_owned(), "1".to_owned()), ("B".to_owned(), "2".to_owned())]);
+}
+
+#[test]
+fn sendenv_arguments_are_capped_per_pass() {
+    let adds: Vec<String> = (0..4000).map(|i| format!("V{i}")).collect();
+    let removals = vec!["-nomatch"; 200_000].join(" ");
+    let start = std::time::Instant::now();
+    let e = resolve_text(&format!("SendEnv {}\nSendEnv {removals}\n", adds.join(" ")), "h").err().map(|e| e.kind);
+    assert_eq!(e, Some(ErrorKind::TooMany("sendenv".into())));
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    // Arguments in blocks that do not apply cost no matching and do not count.
+    let text = format!("Host other\n SendEnv {removals}\nHost *\n SendEnv {}\n", adds.join(" "));
+    assert_eq!(resolve_text(&text, "h").unwrap().send_env().len(), 4000);
+}
