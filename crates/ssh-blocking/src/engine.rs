@@ -1,0 +1,642 @@
+//! The I/O engine shared by client and server connections: two threads per connection
+//! drive the sans-IO core, and user handles wait on its state.
+//!
+//! - The **reader** thread blocks in `read`, feeds the bytes to the core and sorts the
+//!   events it raises into per-channel and per-connection queues.
+//! - The **writer** thread sends what the core wants sent and fires its timers. It writes
+//!   without holding the state lock, so a peer that does not read cannot stop the reader
+//!   (both sides writing into full socket buffers would otherwise deadlock).
+//!
+//! User calls lock the state, issue a core command, and wake the writer. Waiting calls sleep
+//! on one condition variable that every state change notifies.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ssh_proto::connection::{
+    ChannelError, ChannelId, ChannelRequest, ExitStatus, GlobalReply, GlobalToken, OpenFailure, RequestToken,
+};
+use ssh_proto::{DisconnectReason, Event, client, server};
+
+use crate::Error;
+use crate::stream::Stream;
+
+/// The sans-IO connection calls the engine needs, for both roles.
+pub(crate) trait Core: Send + 'static {
+    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), ssh_proto::Error>;
+    fn handle_eof(&mut self) -> Result<(), ssh_proto::Error>;
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_proto::Error>;
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    fn poll_event(&mut self) -> Option<Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_closed(&self) -> bool;
+    fn close(&mut self, reason: DisconnectReason, description: &str);
+    fn channel_consumed(&mut self, id: ChannelId, n: usize) -> Result<(), ChannelError>;
+    fn channel_request_reply(&mut self, id: ChannelId, token: RequestToken, success: bool) -> Result<(), ChannelError>;
+    fn global_request_reply(&mut self, token: GlobalToken, reply: GlobalReply) -> Result<(), ChannelError>;
+    fn reject_channel(&mut self, id: ChannelId, reason: OpenFailure, description: &str) -> Result<(), ChannelError>;
+    fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError>;
+    fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError>;
+    fn channel_close(&mut self, id: ChannelId) -> Result<(), ChannelError>;
+    fn channel_request(
+        &mut self,
+        id: ChannelId,
+        request: &ChannelRequest,
+        want_reply: bool,
+    ) -> Result<(), ChannelError>;
+}
+
+macro_rules! impl_core {
+    ($($t:ty),*) => {$(
+        impl Core for $t {
+            fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), ssh_proto::Error> {
+                <$t>::handle_input(self, data, now)
+            }
+            fn handle_eof(&mut self) -> Result<(), ssh_proto::Error> {
+                <$t>::handle_eof(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_proto::Error> {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self) -> Option<Bytes> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<Event> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn is_closed(&self) -> bool {
+                <$t>::is_closed(self)
+            }
+            fn close(&mut self, reason: DisconnectReason, description: &str) {
+                <$t>::close(self, reason, description)
+            }
+            fn channel_consumed(&mut self, id: ChannelId, n: usize) -> Result<(), ChannelError> {
+                <$t>::channel_consumed(self, id, n)
+            }
+            fn channel_request_reply(&mut self, id: ChannelId, token: RequestToken, success: bool) -> Result<(), ChannelError> {
+                <$t>::channel_request_reply(self, id, token, success)
+            }
+            fn global_request_reply(&mut self, token: GlobalToken, reply: GlobalReply) -> Result<(), ChannelError> {
+                <$t>::global_request_reply(self, token, reply)
+            }
+            fn reject_channel(&mut self, id: ChannelId, reason: OpenFailure, description: &str) -> Result<(), ChannelError> {
+                <$t>::reject_channel(self, id, reason, description)
+            }
+            fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError> {
+                <$t>::channel_send(self, id, data)
+            }
+            fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError> {
+                <$t>::channel_eof(self, id)
+            }
+            fn channel_close(&mut self, id: ChannelId) -> Result<(), ChannelError> {
+                <$t>::channel_close(self, id)
+            }
+            fn channel_request(&mut self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), ChannelError> {
+                <$t>::channel_request(self, id, request, want_reply)
+            }
+        }
+    )*};
+}
+
+impl_core!(client::Connection, server::Connection);
+
+/// Received bytes of one stream of a channel (data or extended data), as the core handed
+/// them over.
+#[derive(Default)]
+pub(crate) struct Incoming {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Incoming {
+    fn push(&mut self, b: Bytes) {
+        self.len += b.len();
+        self.chunks.push_back(b);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies up to `out.len()` bytes out; returns how many.
+    pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() {
+            let Some(front) = self.chunks.front_mut() else { break };
+            let k = front.len().min(out.len() - n);
+            if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), front.get(..k)) {
+                dst.copy_from_slice(src);
+            }
+            bytes::Buf::advance(front, k);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            n += k;
+        }
+        self.len -= n;
+        n
+    }
+}
+
+/// Whether a channel we opened is open yet.
+pub(crate) enum Opening {
+    Pending,
+    Open,
+    Failed { reason: OpenFailure, description: String },
+}
+
+/// What the driver keeps per channel.
+pub(crate) struct ChannelState {
+    pub(crate) opening: Opening,
+    pub(crate) stdout: Incoming,
+    pub(crate) stderr: Incoming,
+    pub(crate) eof: bool,
+    pub(crate) closed: bool,
+    /// The handle is gone: data is consumed as it arrives and the entry goes at close.
+    pub(crate) dropped: bool,
+    pub(crate) exit: Option<ExitStatus>,
+    /// Answers to our want-reply requests, in order.
+    pub(crate) replies: VecDeque<(String, bool)>,
+}
+
+impl ChannelState {
+    pub(crate) fn new(opening: Opening) -> Self {
+        Self {
+            opening,
+            stdout: Incoming::default(),
+            stderr: Incoming::default(),
+            eof: false,
+            closed: false,
+            dropped: false,
+            exit: None,
+            replies: VecDeque::new(),
+        }
+    }
+}
+
+/// How the connection ended.
+#[derive(Clone, Debug)]
+pub(crate) struct Ended {
+    pub(crate) reason: DisconnectReason,
+    pub(crate) description: String,
+}
+
+impl Ended {
+    pub(crate) fn error(&self) -> Error {
+        Error::Disconnected { reason: self.reason, description: self.description.clone() }
+    }
+}
+
+/// Everything behind the lock.
+pub(crate) struct State<C> {
+    pub(crate) conn: C,
+    pub(crate) channels: HashMap<ChannelId, ChannelState>,
+    /// Connection-level events for the role's front-end (host key, auth, global requests,
+    /// channel open requests).
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) ended: Option<Ended>,
+    /// Whether a front-end answers these itself; otherwise the engine says no.
+    pub(crate) takes_channel_requests: bool,
+    pub(crate) takes_global_requests: bool,
+    pub(crate) takes_channel_opens: bool,
+}
+
+impl<C: Core> State<C> {
+    /// Sorts the core's events: channel traffic into its channel, the rest into `events`.
+    fn dispatch(&mut self) {
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                Event::ChannelOpened { id } => {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.opening = Opening::Open;
+                    }
+                }
+                Event::ChannelOpenFailed { id, reason, description } => {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.opening = Opening::Failed { reason, description };
+                    }
+                }
+                Event::ChannelData { id, data } => match self.channels.get_mut(&id) {
+                    Some(ch) if !ch.dropped => ch.stdout.push(data),
+                    _ => {
+                        let _ = self.conn.channel_consumed(id, data.len());
+                    }
+                },
+                Event::ChannelExtendedData { id, code, data } => match self.channels.get_mut(&id) {
+                    Some(ch) if code == 1 && !ch.dropped => ch.stderr.push(data),
+                    // Other extended data types have no reader: consume them so the window
+                    // keeps moving.
+                    _ => {
+                        let _ = self.conn.channel_consumed(id, data.len());
+                    }
+                },
+                Event::ChannelEof { id } => {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.eof = true;
+                    }
+                }
+                Event::ChannelRequestResult { id, request, success } => {
+                    if let Some(ch) = self.channels.get_mut(&id) {
+                        ch.replies.push_back((request, success));
+                    }
+                }
+                Event::ChannelClosed { id, exit } => match self.channels.get_mut(&id) {
+                    Some(ch) if ch.dropped => {
+                        self.channels.remove(&id);
+                    }
+                    Some(ch) => {
+                        ch.closed = true;
+                        ch.eof = true;
+                        ch.exit = exit;
+                    }
+                    None => {}
+                },
+                // Requests of the peer on our channels that no handler takes (OpenSSH's
+                // keepalive@openssh.com among them) get a "no", so the peer never waits.
+                Event::ChannelRequest { id, token: Some(token), request } if !self.takes_channel_requests => {
+                    let _ = request;
+                    let _ = self.conn.channel_request_reply(id, token, false);
+                }
+                Event::GlobalRequest { token, request } if !self.takes_global_requests => {
+                    let _ = request;
+                    if let Some(token) = token {
+                        let _ = self.conn.global_request_reply(token, GlobalReply::Failure);
+                    }
+                }
+                Event::ChannelOpenRequest { id, kind } if !self.takes_channel_opens => {
+                    let _ = kind;
+                    let _ = self.conn.reject_channel(
+                        id,
+                        OpenFailure::AdministrativelyProhibited,
+                        "no handler for this channel",
+                    );
+                }
+                Event::Disconnected { reason, description, .. } => {
+                    self.ended = Some(Ended { reason, description });
+                }
+                // What a front-end waits for.
+                ev @ (Event::HostKey { .. }
+                | Event::AuthBanner { .. }
+                | Event::AuthSuccess { .. }
+                | Event::AuthFailure { .. }
+                | Event::AuthPasswordChange { .. }
+                | Event::AuthPrompts(_)
+                | Event::AuthSign { .. }
+                | Event::AuthRequest { .. }
+                | Event::GlobalRequestResult { .. }
+                | Event::ChannelRequest { .. }
+                | Event::GlobalRequest { .. }
+                | Event::ChannelOpenRequest { .. }) => self.events.push_back(ev),
+                // Informational (key exchanges, ext-info, debug, pong, host key
+                // announcements, writability: senders re-check on every change).
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The lock, the condition variables and the thread handles of one connection.
+pub(crate) struct Shared<C> {
+    state: Mutex<State<C>>,
+    /// Notified on every state change.
+    changed: Condvar,
+    /// Wakes the writer thread: output or a new timer may be waiting.
+    wake: Condvar,
+    shutdown: Box<dyn Fn() + Send + Sync>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A locked view of the state that wakes the writer and the waiters when dropped, so every
+/// command's output goes out without each call remembering to.
+pub(crate) struct Guard<'a, C> {
+    pub(crate) st: MutexGuard<'a, State<C>>,
+    shared: &'a Shared<C>,
+}
+
+impl<C> std::ops::Deref for Guard<'_, C> {
+    type Target = State<C>;
+    fn deref(&self) -> &State<C> {
+        &self.st
+    }
+}
+
+impl<C> std::ops::DerefMut for Guard<'_, C> {
+    fn deref_mut(&mut self) -> &mut State<C> {
+        &mut self.st
+    }
+}
+
+impl<C> Drop for Guard<'_, C> {
+    fn drop(&mut self) {
+        self.shared.wake.notify_one();
+        self.shared.changed.notify_all();
+    }
+}
+
+impl<C: Core> Shared<C> {
+    /// Starts the reader and writer threads for `conn` over `stream`.
+    pub(crate) fn start(conn: C, stream: Stream, name: &str) -> Result<Arc<Self>, Error> {
+        let Stream { reader, writer, shutdown } = stream;
+        let shared = Arc::new(Self {
+            state: Mutex::new(State {
+                conn,
+                channels: HashMap::new(),
+                events: VecDeque::new(),
+                ended: None,
+                takes_channel_requests: false,
+                takes_global_requests: false,
+                takes_channel_opens: false,
+            }),
+            changed: Condvar::new(),
+            wake: Condvar::new(),
+            shutdown,
+            threads: Mutex::new(Vec::new()),
+        });
+        let r = Arc::clone(&shared);
+        let reader = thread::Builder::new().name(format!("{name}-read")).spawn(move || r.read_loop(reader))?;
+        let w = Arc::clone(&shared);
+        let writer = thread::Builder::new().name(format!("{name}-write")).spawn(move || w.write_loop(writer))?;
+        shared.threads_lock().extend([reader, writer]);
+        Ok(shared)
+    }
+
+    fn threads_lock(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the state (a panicked holder cannot poison it for everyone else: the state is
+    /// still consistent at every core call boundary).
+    pub(crate) fn lock(&self) -> Guard<'_, C> {
+        Guard { st: self.raw_lock(), shared: self }
+    }
+
+    fn raw_lock(&self) -> MutexGuard<'_, State<C>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until `ready` returns `Some`, the connection ends, or `deadline` passes.
+    /// `ready` may issue core commands: their output is sent when it returns.
+    pub(crate) fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let mut st = self.raw_lock();
+        let result = loop {
+            if let Some(r) = ready(&mut st) {
+                break r;
+            }
+            if let Some(end) = &st.ended {
+                break Err(end.error());
+            }
+            let now = Instant::now();
+            st = match deadline {
+                Some(d) if d <= now => break Err(Error::Timeout(what)),
+                Some(d) => self.changed.wait_timeout(st, d - now).unwrap_or_else(|p| p.into_inner()).0,
+                None => self.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+            };
+        };
+        drop(st);
+        self.wake.notify_one();
+        self.changed.notify_all();
+        result
+    }
+
+    fn read_loop(&self, mut reader: Box<dyn Read + Send>) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let r = reader.read(&mut buf);
+            let mut g = self.lock();
+            let st = &mut *g.st;
+            let fed = match r {
+                Ok(0) => st.conn.handle_eof(),
+                Ok(n) => st.conn.handle_input(buf.get(..n).unwrap_or_default(), Instant::now()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    st.conn.close(DisconnectReason::ConnectionLost, &format!("read: {e}"));
+                    Ok(())
+                }
+            };
+            // A protocol error has already queued the DISCONNECT and raised the event.
+            let _ = fed;
+            st.dispatch();
+            if st.conn.is_closed() {
+                if st.ended.is_none() {
+                    st.ended =
+                        Some(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
+                }
+                return;
+            }
+        }
+    }
+
+    fn write_loop(&self, mut writer: Box<dyn Write + Send>) {
+        let mut out: Vec<Bytes> = Vec::new();
+        loop {
+            let mut st = self.raw_lock();
+            loop {
+                let now = Instant::now();
+                if st.conn.poll_timeout().is_some_and(|t| t <= now) {
+                    let _ = st.conn.handle_timeout(now);
+                    st.dispatch();
+                    self.changed.notify_all();
+                }
+                while let Some(b) = st.conn.poll_transmit() {
+                    out.push(b);
+                }
+                if !out.is_empty() || st.conn.is_closed() {
+                    break;
+                }
+                let wait = st.conn.poll_timeout().map(|t| t.saturating_duration_since(now));
+                st = match wait {
+                    Some(d) => {
+                        self.wake.wait_timeout(st, d.max(Duration::from_millis(1))).unwrap_or_else(|p| p.into_inner()).0
+                    }
+                    None => self.wake.wait(st).unwrap_or_else(|p| p.into_inner()),
+                };
+            }
+            let closed = st.conn.is_closed();
+            // Reading the output freed window or queue room some sender may wait for.
+            drop(st);
+            self.changed.notify_all();
+            let mut failed = None;
+            for b in out.drain(..) {
+                if let Err(e) = writer.write_all(&b) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_none()
+                && let Err(e) = writer.flush()
+            {
+                failed = Some(e);
+            }
+            if let Some(e) = failed {
+                let mut g = self.lock();
+                g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
+                g.st.dispatch();
+                drop(g);
+                (self.shutdown)();
+                return;
+            }
+            if closed {
+                // The DISCONNECT (if any) is out: end the stream so the reader returns.
+                (self.shutdown)();
+                return;
+            }
+        }
+    }
+
+    /// Ends the connection (sending DISCONNECT) and joins the threads.
+    pub(crate) fn close(&self, reason: DisconnectReason, description: &str) {
+        {
+            let mut g = self.lock();
+            if !g.st.conn.is_closed() {
+                g.st.conn.close(reason, description);
+                g.st.dispatch();
+            }
+        }
+        let threads: Vec<JoinHandle<()>> = self.threads_lock().drain(..).collect();
+        let me = thread::current().id();
+        for t in threads {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Which of a channel's two incoming streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Which {
+    Stdout,
+    Stderr,
+}
+
+/// The channel operations a [`crate::Channel`] handle needs, whatever the role.
+pub(crate) trait Link: Send + Sync {
+    fn read(&self, id: ChannelId, which: Which, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error>;
+    fn write(&self, id: ChannelId, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error>;
+    fn request(
+        &self,
+        id: ChannelId,
+        request: &ChannelRequest,
+        want_reply: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error>;
+    fn eof(&self, id: ChannelId) -> Result<(), Error>;
+    fn close(&self, id: ChannelId);
+    fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error>;
+    fn buffered(&self, id: ChannelId, which: Which) -> usize;
+}
+
+impl<C: Core> Link for Shared<C> {
+    fn read(&self, id: ChannelId, which: Which, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.wait_for(deadline, "channel data", |st| {
+            let Some(ch) = st.channels.get_mut(&id) else { return Some(Ok(0)) };
+            let incoming = match which {
+                Which::Stdout => &mut ch.stdout,
+                Which::Stderr => &mut ch.stderr,
+            };
+            if incoming.len() > 0 {
+                let n = incoming.take(buf);
+                // The window opens only as the application reads: a slow reader holds back
+                // its own channel and nothing else.
+                let _ = st.conn.channel_consumed(id, n);
+                return Some(Ok(n));
+            }
+            (ch.eof || ch.closed).then_some(Ok(0))
+        })
+    }
+
+    fn write(&self, id: ChannelId, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        self.wait_for(deadline, "channel window", |st| match st.conn.channel_send(id, data) {
+            Ok(0) => None,
+            Ok(n) => Some(Ok(n)),
+            Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
+            Err(e) => Some(Err(Error::Channel(e))),
+        })
+    }
+
+    fn request(
+        &self,
+        id: ChannelId,
+        request: &ChannelRequest,
+        want_reply: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        let name = request.name().to_owned();
+        {
+            let mut g = self.lock();
+            g.conn.channel_request(id, request, want_reply)?;
+            if let Some(ch) = g.channels.get_mut(&id) {
+                ch.replies.clear();
+            }
+        }
+        if !want_reply {
+            return Ok(());
+        }
+        self.wait_for(deadline, "channel request reply", |st| {
+            let Some(ch) = st.channels.get_mut(&id) else { return Some(Err(Error::RequestRefused(name.clone()))) };
+            match ch.replies.pop_front() {
+                Some((_, true)) => Some(Ok(())),
+                Some((_, false)) => Some(Err(Error::RequestRefused(name.clone()))),
+                None if ch.closed => Some(Err(Error::RequestRefused(name.clone()))),
+                None => None,
+            }
+        })
+    }
+
+    fn eof(&self, id: ChannelId) -> Result<(), Error> {
+        let mut g = self.lock();
+        match g.conn.channel_eof(id) {
+            Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
+            Err(e) => Err(Error::Channel(e)),
+        }
+    }
+
+    fn close(&self, id: ChannelId) {
+        let mut g = self.lock();
+        let _ = g.conn.channel_close(id);
+        let closed = match g.channels.get_mut(&id) {
+            Some(ch) => {
+                ch.dropped = true;
+                ch.closed
+            }
+            None => false,
+        };
+        if closed {
+            g.channels.remove(&id);
+        }
+    }
+
+    fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error> {
+        self.wait_for(deadline, "exit status", |st| match st.channels.get(&id) {
+            None => Some(Ok(None)),
+            Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
+            Some(_) => None,
+        })
+    }
+
+    fn buffered(&self, id: ChannelId, which: Which) -> usize {
+        let g = self.lock();
+        g.channels.get(&id).map_or(0, |ch| match which {
+            Which::Stdout => ch.stdout.len(),
+            Which::Stderr => ch.stderr.len(),
+        })
+    }
+}

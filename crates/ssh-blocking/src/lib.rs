@@ -1,0 +1,21 @@
+//! A blocking SSH client and server over `std::net` and threads, driving the sans-IO
+//! [`ssh_proto`] core: what Paramiko's `Transport` and `Channel` do, without protocol logic
+//! of its own.
+//!
+//! Each connection runs two I/O threads (one reading, one writing and firing timers);
+//! [`Session`] and [`Channel`] calls lock the core's state, issue a command and wait on a
+//! condition variable.
+
+mod channel;
+mod engine;
+mod error;
+mod session;
+mod stream;
+
+pub use channel::{Channel, Stderr, Stdin};
+pub use error::Error;
+pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
+pub use stream::Stream;
+
+/// Re-exported so users name the core's types through one crate.
+pub use ssh_proto;

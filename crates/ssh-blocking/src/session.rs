@@ -1,0 +1,269 @@
+//! A client connection: Paramiko's `Transport`. The handshake, each authentication method
+//! as its own call, and channels.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ssh_proto::client::Identity;
+use ssh_proto::connection::ChannelId;
+use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
+
+use crate::Error;
+use crate::channel::Channel;
+use crate::engine::{ChannelState, Link, Opening, Shared};
+use crate::stream::Stream;
+
+/// Decides whether to trust the server's host key (known_hosts policies implement it).
+pub trait HostKeyVerifier {
+    /// `Ok` to continue, `Err(why)` to disconnect.
+    fn verify(&mut self, key: &ServerHostKey) -> Result<(), String>;
+}
+
+impl<F: FnMut(&ServerHostKey) -> Result<(), String>> HostKeyVerifier for F {
+    fn verify(&mut self, key: &ServerHostKey) -> Result<(), String> {
+        self(key)
+    }
+}
+
+/// Timeouts of a session's blocking calls (Paramiko's `banner_timeout`, `auth_timeout`,
+/// `channel_timeout`). `None` waits forever.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// The handshake: banner, key exchange, host key decision.
+    pub handshake: Option<Duration>,
+    /// Each authentication call.
+    pub auth: Option<Duration>,
+    /// Opening a channel and each channel request; also the default read/write timeout of
+    /// new channels is `None` (blocking, like a socket).
+    pub channel: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            handshake: Some(Duration::from_secs(15)),
+            auth: Some(Duration::from_secs(30)),
+            channel: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// How an authentication call ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Authenticated.
+    Success,
+    /// This method passed, more are required (`AuthenticationMethods`).
+    Partial {
+        /// Methods that can continue.
+        methods: Vec<String>,
+    },
+    /// Refused.
+    Failure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+    },
+}
+
+/// An SSH client connection driven by two I/O threads.
+///
+/// ```no_run
+/// use ssh_blocking::{AuthOutcome, Session};
+/// let tcp = std::net::TcpStream::connect("127.0.0.1:22")?;
+/// let session = Session::handshake(tcp.try_into()?, Default::default(), Default::default(), |_key: &_| Ok(()))?;
+/// assert_eq!(session.auth_password("me", "secret")?, AuthOutcome::Success);
+/// let mut ch = session.open_session()?;
+/// ch.exec("uname -a")?;
+/// let out = ch.read_all()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Session {
+    shared: Arc<Shared<client::Connection>>,
+    timeouts: Timeouts,
+    host_key: ServerHostKey,
+    banner: std::sync::Mutex<Option<String>>,
+}
+
+fn deadline(t: Option<Duration>) -> Option<Instant> {
+    t.map(|t| Instant::now() + t)
+}
+
+impl Session {
+    /// Runs the handshake over `stream`: version exchange, key exchange, and the host key
+    /// decision by `verifier`. A refused key disconnects with
+    /// `HOST_KEY_NOT_VERIFIABLE` and returns [`Error::HostKeyRejected`].
+    pub fn handshake(
+        stream: Stream,
+        config: client::Config,
+        timeouts: Timeouts,
+        mut verifier: impl HostKeyVerifier,
+    ) -> Result<Self, Error> {
+        let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+        let conn = client::Connection::new(Arc::new(config), Instant::now(), rng)?;
+        let shared = Shared::start(conn, stream, "ssh-client")?;
+        let until = deadline(timeouts.handshake);
+        let fail = |shared: &Shared<client::Connection>, e: Error| {
+            shared.close(DisconnectReason::ByApplication, "handshake failed");
+            e
+        };
+        let (token, key) = shared
+            .wait_for(until, "the server's host key", |st| {
+                let at = st.events.iter().position(|e| matches!(e, Event::HostKey { .. }))?;
+                match st.events.remove(at) {
+                    Some(Event::HostKey { token, key }) => Some(Ok((token, *key))),
+                    _ => None,
+                }
+            })
+            .map_err(|e| fail(&shared, e))?;
+        if let Err(why) = verifier.verify(&key) {
+            {
+                let mut g = shared.lock();
+                let _ = g.conn.reject_host_key(token);
+            }
+            shared.close(DisconnectReason::HostKeyNotVerifiable, "host key rejected");
+            return Err(Error::HostKeyRejected(why));
+        }
+        shared.lock().conn.accept_host_key(token).map_err(|e| fail(&shared, e.into()))?;
+        shared
+            .wait_for(until, "the key exchange", |st| st.conn.is_established().then_some(Ok(())))
+            .map_err(|e| fail(&shared, e))?;
+        Ok(Self { shared, timeouts, host_key: key, banner: std::sync::Mutex::new(None) })
+    }
+
+    /// The server's host key, as verified.
+    pub fn remote_host_key(&self) -> &ServerHostKey {
+        &self.host_key
+    }
+
+    /// The server's authentication banner, if it sent one.
+    pub fn banner(&self) -> Option<String> {
+        self.banner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether authentication has succeeded.
+    pub fn is_authenticated(&self) -> bool {
+        self.shared.lock().conn.is_authenticated()
+    }
+
+    /// Whether the connection is still up.
+    pub fn is_active(&self) -> bool {
+        self.shared.lock().ended.is_none()
+    }
+
+    /// Waits for the outcome of the authentication request just sent, answering signature
+    /// requests with `signer`.
+    fn auth_outcome(&self, signer: Option<&KeyPair>) -> Result<AuthOutcome, Error> {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        self.shared.wait_for(deadline(self.timeouts.auth), "authentication", |st| {
+            while let Some(at) = st.events.iter().position(|e| {
+                matches!(
+                    e,
+                    Event::AuthBanner { .. }
+                        | Event::AuthSuccess { .. }
+                        | Event::AuthFailure { .. }
+                        | Event::AuthSign { .. }
+                        | Event::AuthPrompts(_)
+                        | Event::AuthPasswordChange { .. }
+                )
+            }) {
+                match st.events.remove(at)? {
+                    Event::AuthBanner { message } => {
+                        *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                    }
+                    Event::AuthSuccess { .. } => return Some(Ok(AuthOutcome::Success)),
+                    Event::AuthFailure { methods, partial_success: true } => {
+                        return Some(Ok(AuthOutcome::Partial { methods }));
+                    }
+                    Event::AuthFailure { methods, .. } => return Some(Ok(AuthOutcome::Failure { methods })),
+                    Event::AuthSign { token, algorithm, data, .. } => {
+                        let signed = signer.map(|k| k.sign(algorithm, &data, &mut rng));
+                        let r = match signed {
+                            Some(Ok(sig)) => st.conn.provide_signature(token, &sig),
+                            _ => st.conn.signature_failed(token),
+                        };
+                        if let Err(e) = r {
+                            return Some(Err(e.into()));
+                        }
+                    }
+                    // Prompts and password changes need their own calls (coming with
+                    // keyboard-interactive support); say no so the server moves on.
+                    Event::AuthPrompts(_) => {
+                        if let Err(e) = st.conn.auth_info_response(&[]) {
+                            return Some(Err(e.into()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            None
+        })
+    }
+
+    /// `none` authentication (learns the allowed methods, or logs in a user without one).
+    pub fn auth_none(&self, user: &str) -> Result<AuthOutcome, Error> {
+        self.shared.lock().conn.auth_none(user)?;
+        self.auth_outcome(None)
+    }
+
+    /// Password authentication (falls back to keyboard-interactive with the same password
+    /// when the server only offers that, as Paramiko does).
+    pub fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
+        self.shared.lock().conn.auth_password(user, password)?;
+        self.auth_outcome(None)
+    }
+
+    /// Public key authentication with a local key (the core signs).
+    pub fn auth_publickey(&self, user: &str, key: Arc<KeyPair>) -> Result<AuthOutcome, Error> {
+        self.shared.lock().conn.auth_publickey(user, Identity::Key(key))?;
+        self.auth_outcome(None)
+    }
+
+    /// Opens a session channel (for exec, shell or a subsystem).
+    pub fn open_session(&self) -> Result<Channel, Error> {
+        let id = {
+            let mut g = self.shared.lock();
+            let id = g.conn.open_session()?;
+            g.channels.insert(id, ChannelState::new(Opening::Pending));
+            id
+        };
+        self.wait_open(id)
+    }
+
+    fn wait_open(&self, id: ChannelId) -> Result<Channel, Error> {
+        self.shared.wait_for(deadline(self.timeouts.channel), "the channel to open", |st| {
+            let ch = st.channels.get_mut(&id)?;
+            match &ch.opening {
+                Opening::Pending => None,
+                Opening::Open => Some(Ok(())),
+                Opening::Failed { reason, description } => {
+                    let e = Error::ChannelOpen { reason: *reason, description: description.clone() };
+                    st.channels.remove(&id);
+                    Some(Err(e))
+                }
+            }
+        })?;
+        let link: Arc<dyn Link> = self.shared.clone();
+        Ok(Channel::new(link, id, None))
+    }
+
+    /// Starts a key re-exchange now.
+    pub fn rekey(&self) -> Result<(), Error> {
+        Ok(self.shared.lock().conn.rekey()?)
+    }
+
+    /// Sends an `SSH_MSG_IGNORE` with `data` (traffic padding, keepalive).
+    pub fn send_ignore(&self, data: &[u8]) -> Result<(), Error> {
+        Ok(self.shared.lock().conn.send_ignore(data)?)
+    }
+
+    /// Disconnects (`BY_APPLICATION`) and stops the I/O threads.
+    pub fn close(&self) {
+        self.shared.close(DisconnectReason::ByApplication, "closed by the application");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

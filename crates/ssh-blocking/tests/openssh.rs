@@ -1,0 +1,108 @@
+//! The blocking client against OpenSSH's sshd: handshake with a host key check, public key
+//! authentication, exec with stdout / stderr / exit status, stdin streamed from another
+//! thread while output is read.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ssh_blocking::ssh_proto::connection::ExitStatus;
+use ssh_blocking::ssh_proto::{KeyPair, SeededRng, client};
+use ssh_blocking::{AuthOutcome, Error, Session, Timeouts};
+use test_support::process::run;
+use test_support::{Peer, Sshd, require_peers};
+
+fn current_user() -> String {
+    run(Command::new("id").arg("-un"), Duration::from_secs(10)).expect("id -un").stdout.trim().to_owned()
+}
+
+fn connect(sshd: &Sshd) -> Session {
+    let tcp = TcpStream::connect(sshd.addr()).unwrap();
+    let want = sshd.host_keys().iter().map(|k| k.public.clone()).collect::<Vec<_>>();
+    Session::handshake(tcp.try_into().unwrap(), client::Config::default(), Timeouts::default(), move |key: &_| {
+        let key: &ssh_blocking::ssh_proto::ServerHostKey = key;
+        let line = key.to_openssh();
+        if want.iter().any(|w| w.split(' ').take(2).collect::<Vec<_>>().join(" ") == line) {
+            Ok(())
+        } else {
+            Err(format!("unknown host key {line}"))
+        }
+    })
+    .unwrap()
+}
+
+fn user_key(sshd: &Sshd) -> Arc<KeyPair> {
+    let key = Arc::new(KeyPair::generate_ed25519(&mut SeededRng::new(11)));
+    sshd.authorize_key(&key.public_key().to_openssh().unwrap()).unwrap();
+    key
+}
+
+#[test]
+fn exec_with_output_streams_and_exit_status() {
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let key = user_key(&sshd);
+    let session = connect(&sshd);
+    let user = current_user();
+    assert!(
+        matches!(session.auth_none(&user).unwrap(), AuthOutcome::Failure { methods } if methods.contains(&"publickey".to_owned()))
+    );
+    assert_eq!(session.auth_publickey(&user, key).unwrap(), AuthOutcome::Success);
+    assert!(session.is_authenticated());
+
+    let mut ch = session.open_session().unwrap();
+    ch.exec("printf hello; printf oops >&2; exit 3").unwrap();
+    let mut err = ch.stderr();
+    assert_eq!(ch.read_all().unwrap(), b"hello");
+    let mut e = Vec::new();
+    err.read_to_end(&mut e).unwrap();
+    assert_eq!(e, b"oops");
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(3)));
+
+    // A second channel on the same session, fed from another thread: 8 MiB through cat.
+    let mut ch = session.open_session().unwrap();
+    ch.exec("cat").unwrap();
+    let mut stdin = ch.stdin();
+    let data: Vec<u8> = (0..8u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&sent).unwrap();
+        stdin.send_eof().unwrap();
+    });
+    let got = ch.read_all().unwrap();
+    writer.join().unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "cat returned different bytes");
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
+
+    // A refused request is an error, not a hang.
+    let ch = session.open_session().unwrap();
+    assert!(matches!(ch.subsystem("no-such-subsystem"), Err(Error::RequestRefused(_))));
+    drop(ch);
+    session.close();
+    assert!(!session.is_active());
+}
+
+#[test]
+fn a_rejected_host_key_disconnects() {
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let tcp = TcpStream::connect(sshd.addr()).unwrap();
+    let r = Session::handshake(tcp.try_into().unwrap(), client::Config::default(), Timeouts::default(), |_: &_| {
+        Err("not in known_hosts".to_owned())
+    });
+    assert!(matches!(r, Err(Error::HostKeyRejected(why)) if why == "not in known_hosts"));
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let timeouts = Timeouts { handshake: Some(Duration::from_millis(300)), ..Timeouts::default() };
+    let start = std::time::Instant::now();
+    let r = Session::handshake(tcp.try_into().unwrap(), client::Config::default(), timeouts, |_: &_| Ok(()));
+    assert!(matches!(r, Err(Error::Timeout(_))), "{:?}", r.err());
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
