@@ -7,13 +7,17 @@
 //! condition variable.
 
 mod channel;
+mod client;
 mod engine;
 mod error;
+mod host_keys;
 mod session;
 mod stream;
 
 pub use channel::{Channel, Stderr, Stdin};
+pub use client::{Client, ConnectOptions, Exec};
 pub use error::Error;
+pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
 pub use stream::Stream;
 

@@ -106,3 +106,60 @@ fn a_silent_server_times_out() {
     assert!(matches!(r, Err(Error::Timeout(_))), "{:?}", r.err());
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+/// Paramiko's SSHClient flow: AutoAdd writes the key, Reject then accepts it; a changed key
+/// is refused under every policy with both fingerprints, and the file stays as it was.
+#[test]
+fn client_known_hosts_policies() {
+    use ssh_blocking::{Client, ConnectOptions, UnknownHostPolicy};
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let key = user_key(&sshd);
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    let user = current_user();
+    let mut o = ConnectOptions::new("127.0.0.1", sshd.port(), &user);
+    o.keys = vec![key];
+    o.known_hosts = Some(kh.clone());
+
+    // Unknown host under Reject: refused, nothing written.
+    let err = Client::connect(&o).err().unwrap();
+    assert!(matches!(&err, Error::HostKeyRejected(why) if why.contains("not in known_hosts")), "{err}");
+    assert!(!kh.exists());
+
+    o.policy = UnknownHostPolicy::AutoAdd;
+    let c = Client::connect(&o).unwrap();
+    let mut run = c.exec_command("echo hi").unwrap();
+    assert_eq!(run.stdout.read_all().unwrap(), b"hi\n");
+    c.close();
+    let written = std::fs::read_to_string(&kh).unwrap();
+    assert!(written.starts_with(&format!("[127.0.0.1]:{} ", sshd.port())), "{written}");
+
+    o.policy = UnknownHostPolicy::Reject;
+    Client::connect(&o).unwrap().close();
+
+    // A different key for the same host: refused, both fingerprints named, file unchanged.
+    let other = KeyPair::generate_ed25519(&mut SeededRng::new(5));
+    let forged = format!("[127.0.0.1]:{} {}\n", sshd.port(), other.public_key().to_openssh().unwrap());
+    std::fs::write(&kh, &forged).unwrap();
+    for policy in [UnknownHostPolicy::Reject, UnknownHostPolicy::AutoAdd, UnknownHostPolicy::Warning] {
+        o.policy = policy;
+        let err = Client::connect(&o).err().unwrap();
+        let why = err.to_string();
+        assert!(why.contains("has changed"), "{why}");
+        let theirs =
+            ssh_blocking::ssh_proto::keys::fingerprint::fingerprint(other.public_key().key_data(), Default::default());
+        assert!(why.contains(&theirs), "{why}");
+        assert_eq!(std::fs::read_to_string(&kh).unwrap(), forged);
+    }
+
+    // Wrong credentials: the error lists what the server allows.
+    std::fs::remove_file(&kh).unwrap();
+    o.policy = UnknownHostPolicy::AutoAdd;
+    o.keys = vec![Arc::new(KeyPair::generate_ed25519(&mut SeededRng::new(6)))];
+    o.password = Some("wrong".into());
+    match Client::connect(&o) {
+        Err(Error::AuthFailed { allowed }) => assert!(allowed.contains(&"publickey".to_owned()), "{allowed:?}"),
+        other => panic!("expected AuthFailed, got {:?}", other.err()),
+    }
+}
