@@ -37,7 +37,7 @@ impl Stdin {
 
 impl Write for Stdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(self.link.write(self.id, buf, deadline(self.timeout))?)
+        Ok(self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout))?)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -136,6 +136,22 @@ impl Channel {
         self.link.buffered(self.id, Which::Stdout)
     }
 
+    /// Server side: writes to the client's standard error (extended data type 1), waiting
+    /// for window as needed.
+    pub fn write_stderr(&self, data: &[u8]) -> Result<(), Error> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = self.link.write(self.id, Which::Stderr, rest, deadline(self.timeout))?;
+            rest = rest.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Server side: reports the command's exit status (send it before closing).
+    pub fn send_exit_status(&self, status: ExitStatus) -> Result<(), Error> {
+        self.request(ChannelRequest::Exit(status), false)
+    }
+
     /// A writer for standard input (to feed the command while another thread reads).
     pub fn stdin(&self) -> Stdin {
         Stdin { link: Arc::clone(&self.link), id: self.id, timeout: self.timeout }
@@ -168,7 +184,7 @@ impl Read for Stderr {
 
 impl Write for Channel {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(self.link.write(self.id, buf, deadline(self.timeout))?)
+        Ok(self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout))?)
     }
 
     /// Data goes out as soon as the window allows; nothing is held back to flush.

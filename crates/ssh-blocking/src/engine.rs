@@ -40,6 +40,7 @@ pub(crate) trait Core: Send + 'static {
     fn global_request_reply(&mut self, token: GlobalToken, reply: GlobalReply) -> Result<(), ChannelError>;
     fn reject_channel(&mut self, id: ChannelId, reason: OpenFailure, description: &str) -> Result<(), ChannelError>;
     fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError>;
+    fn channel_send_extended(&mut self, id: ChannelId, code: u32, data: &[u8]) -> Result<usize, ChannelError>;
     fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError>;
     fn channel_close(&mut self, id: ChannelId) -> Result<(), ChannelError>;
     fn channel_request(
@@ -91,6 +92,9 @@ macro_rules! impl_core {
             }
             fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError> {
                 <$t>::channel_send(self, id, data)
+            }
+            fn channel_send_extended(&mut self, id: ChannelId, code: u32, data: &[u8]) -> Result<usize, ChannelError> {
+                <$t>::channel_send_extended(self, id, code, data)
             }
             fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError> {
                 <$t>::channel_eof(self, id)
@@ -343,6 +347,12 @@ impl<C> Drop for Guard<'_, C> {
 impl<C: Core> Shared<C> {
     /// Starts the reader and writer threads for `conn` over `stream`.
     pub(crate) fn start(conn: C, stream: Stream, name: &str) -> Result<Arc<Self>, Error> {
+        Self::start_with(conn, stream, name, false)
+    }
+
+    /// Like [`Shared::start`]; `front_end_answers` says a front-end answers the peer's
+    /// channel opens, channel requests and global requests itself (servers).
+    pub(crate) fn start_with(conn: C, stream: Stream, name: &str, front_end_answers: bool) -> Result<Arc<Self>, Error> {
         let Stream { reader, writer, shutdown } = stream;
         let shared = Arc::new(Self {
             state: Mutex::new(State {
@@ -350,9 +360,9 @@ impl<C: Core> Shared<C> {
                 channels: HashMap::new(),
                 events: VecDeque::new(),
                 ended: None,
-                takes_channel_requests: false,
-                takes_global_requests: false,
-                takes_channel_opens: false,
+                takes_channel_requests: front_end_answers,
+                takes_global_requests: front_end_answers,
+                takes_channel_opens: front_end_answers,
             }),
             changed: Condvar::new(),
             wake: Condvar::new(),
@@ -524,7 +534,7 @@ pub(crate) enum Which {
 /// The channel operations a [`crate::Channel`] handle needs, whatever the role.
 pub(crate) trait Link: Send + Sync {
     fn read(&self, id: ChannelId, which: Which, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error>;
-    fn write(&self, id: ChannelId, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error>;
+    fn write(&self, id: ChannelId, which: Which, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error>;
     fn request(
         &self,
         id: ChannelId,
@@ -560,11 +570,15 @@ impl<C: Core> Link for Shared<C> {
         })
     }
 
-    fn write(&self, id: ChannelId, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn write(&self, id: ChannelId, which: Which, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error> {
         if data.is_empty() {
             return Ok(0);
         }
-        self.wait_for(deadline, "channel window", |st| match st.conn.channel_send(id, data) {
+        let send = |st: &mut State<C>| match which {
+            Which::Stdout => st.conn.channel_send(id, data),
+            Which::Stderr => st.conn.channel_send_extended(id, 1, data),
+        };
+        self.wait_for(deadline, "channel window", |st| match send(st) {
             Ok(0) => None,
             Ok(n) => Some(Ok(n)),
             Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,

@@ -11,6 +11,7 @@ mod client;
 mod engine;
 mod error;
 mod host_keys;
+mod server;
 mod session;
 mod stream;
 
@@ -18,6 +19,7 @@ pub use channel::{Channel, Stderr, Stdin};
 pub use client::{Client, ConnectOptions, Exec};
 pub use error::Error;
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
+pub use server::{AuthDecision, Interactive, Server, ServerHandler, StopHandle, serve_connection};
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
 pub use stream::Stream;
 
