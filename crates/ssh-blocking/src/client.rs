@@ -68,7 +68,7 @@ impl ConnectOptions {
 
 /// An authenticated connection (Paramiko's `SSHClient`).
 pub struct Client {
-    session: Session,
+    session: Arc<Session>,
 }
 
 /// What `exec_command` returns: standard input, output and error of the command.
@@ -118,7 +118,7 @@ impl Client {
         verifier: impl HostKeyVerifier,
     ) -> Result<Self, Error> {
         let session = Session::handshake(stream, options.config.clone(), options.timeouts, verifier)?;
-        let client = Self { session };
+        let client = Self { session: Arc::new(session) };
         client.authenticate(options)?;
         Ok(client)
     }
@@ -160,8 +160,9 @@ impl Client {
         Err(Error::AuthFailed { allowed })
     }
 
-    /// The underlying session (Paramiko's `get_transport()`).
-    pub fn session(&self) -> &Session {
+    /// The underlying session (Paramiko's `get_transport()`); clone the `Arc` to share it
+    /// with forwarders and other threads.
+    pub fn session(&self) -> &Arc<Session> {
         &self.session
     }
 

@@ -72,9 +72,17 @@ pub trait ServerHandler: Send + Sync + 'static {
     fn check_auth_interactive_response(&self, _user: &str, _answers: &[&str]) -> Interactive {
         Interactive::Decide(AuthDecision::Reject)
     }
-    /// Whether to open a channel of this kind (sessions by default).
+    /// Whether to open a channel of this kind (sessions by default). An accepted
+    /// `direct-tcpip` channel is served by [`ServerHandler::direct_tcpip`].
     fn check_channel_request(&self, kind: &ChannelKind) -> bool {
         matches!(kind, ChannelKind::Session)
+    }
+    /// Serves an accepted `direct-tcpip` channel (its own thread): by default connects to
+    /// `host:port` and copies both ways, as sshd does for `-L`.
+    fn direct_tcpip(&self, channel: Channel, host: &str, port: u16) {
+        if let Ok(tcp) = std::net::TcpStream::connect((host, port)) {
+            let _ = crate::forward::pump(channel, tcp);
+        }
     }
     /// Whether to allocate a pseudo-terminal.
     fn check_pty_request(&self, _pty: &PtyRequest) -> bool {
@@ -221,12 +229,23 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerH
             }
             Event::ChannelOpenRequest { id, kind } => {
                 let yes = handler.check_channel_request(&kind);
-                let mut g = shared.lock();
-                if yes {
+                {
+                    let mut g = shared.lock();
+                    if !yes {
+                        g.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
+                        continue;
+                    }
                     g.conn.accept_channel(id)?;
                     g.channels.insert(id, ChannelState::new(Opening::Open));
-                } else {
-                    g.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
+                }
+                if let ChannelKind::DirectTcpip { host, port, .. } = kind {
+                    let link: Arc<dyn Link> = shared.clone();
+                    let handler = Arc::clone(handler);
+                    let port = u16::try_from(port).unwrap_or(0);
+                    let _ = thread::Builder::new().name("ssh-server-forward".into()).spawn(move || {
+                        let channel = Channel::new(link, id, None);
+                        let _ = catch_unwind(AssertUnwindSafe(|| handler.direct_tcpip(channel, &host, port)));
+                    });
                 }
             }
             Event::ChannelRequest { id, token, request } => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssh_proto::client::Identity;
-use ssh_proto::connection::ChannelId;
+use ssh_proto::connection::{ChannelId, ChannelKind};
 use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
 
 use crate::Error;
@@ -223,6 +223,30 @@ impl Session {
         let id = {
             let mut g = self.shared.lock();
             let id = g.conn.open_session()?;
+            g.channels.insert(id, ChannelState::new(Opening::Pending));
+            id
+        };
+        self.wait_open(id)
+    }
+
+    /// Opens a `direct-tcpip` channel to `host:port` as seen from the server (what `-L`
+    /// uses); `originator` is the address the connection came from.
+    pub fn open_direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        originator: &str,
+        originator_port: u16,
+    ) -> Result<Channel, Error> {
+        let kind = ChannelKind::DirectTcpip {
+            host: host.to_owned(),
+            port: u32::from(port),
+            originator: originator.to_owned(),
+            originator_port: u32::from(originator_port),
+        };
+        let id = {
+            let mut g = self.shared.lock();
+            let id = g.conn.open_channel(&kind)?;
             g.channels.insert(id, ChannelState::new(Opening::Pending));
             id
         };

@@ -30,6 +30,14 @@ impl ServerHandler for Handler {
     fn check_exec_request(&self, _command: &[u8]) -> bool {
         true
     }
+    fn check_channel_request(&self, kind: &ssh_blocking::ssh_proto::connection::ChannelKind) -> bool {
+        use ssh_blocking::ssh_proto::connection::ChannelKind;
+        match kind {
+            ChannelKind::Session => true,
+            ChannelKind::DirectTcpip { host, .. } => host == "127.0.0.1",
+            _ => false,
+        }
+    }
     /// `cat`: echo stdin; `fail`: stderr and exit 9; `panic`: the handler panics.
     fn exec(&self, ch: &mut Channel, command: &[u8]) -> ExitStatus {
         match command {
@@ -173,5 +181,66 @@ fn openssh_client_against_our_server() {
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.len(), data.len());
     assert!(out.stdout.as_bytes() == data);
+    stop.stop();
+}
+
+/// An echo server on loopback: every connection gets its bytes back.
+pub fn echo_server() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = s.try_clone().unwrap();
+                let mut w = s;
+                let _ = std::io::copy(&mut r, &mut w);
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+/// `-L` through our server to an echo server: several connections at once, checksummed;
+/// a target the handler refuses closes the local connection.
+#[test]
+fn local_forward_through_our_server() {
+    let (addr, user, stop) = start();
+    let echo = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
+    o.keys = vec![user];
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    let c = Client::connect(&o).unwrap();
+    let fwd = ssh_blocking::LocalForward::start(
+        Arc::clone(c.session()),
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1",
+        echo.port(),
+    )
+    .unwrap();
+    let workers: Vec<_> = (0..4u8)
+        .map(|k| {
+            let target = fwd.local_addr();
+            std::thread::spawn(move || {
+                let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i as u8) ^ k).collect();
+                let mut s = std::net::TcpStream::connect(target).unwrap();
+                let mut r = s.try_clone().unwrap();
+                let sent = data.clone();
+                let w = std::thread::spawn(move || {
+                    s.write_all(&sent).unwrap();
+                    s.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).unwrap();
+                w.join().unwrap();
+                assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
     stop.stop();
 }
