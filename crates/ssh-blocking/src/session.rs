@@ -140,6 +140,16 @@ impl Session {
         self.banner.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The algorithms of the current keys.
+    pub fn negotiated(&self) -> Option<ssh_proto::Negotiated> {
+        self.shared.lock().conn.negotiated()
+    }
+
+    /// Completed key exchanges (the first one included).
+    pub fn key_exchanges(&self) -> u64 {
+        self.shared.lock().conn.key_exchanges()
+    }
+
     /// Whether authentication has succeeded.
     pub fn is_authenticated(&self) -> bool {
         self.shared.lock().conn.is_authenticated()

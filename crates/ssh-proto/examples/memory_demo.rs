@@ -5,7 +5,7 @@
 //! checks the bytes; then several channels share one connection. It prints what was
 //! negotiated and how long each step took.
 //!
-//! `cargo run --release --example demo`
+//! `cargo run --release --example memory_demo`
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
