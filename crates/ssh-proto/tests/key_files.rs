@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ssh_key::certificate::CertType;
 use ssh_proto::SeededRng;
-use ssh_proto::keys::certificate::{CertificateCheck, CertificateError, check_certificate};
+use ssh_proto::keys::certificate::{CertificateCheck, CertificateError, PrincipalMatch, check_certificate};
 use ssh_proto::keys::file::{
     KeyFileError, PrivateKeyFormat, PublicKeyFile, decode_private_key, encode_private_key, is_encrypted, public_key_of,
 };
@@ -262,7 +262,8 @@ fn ssh_keygen_certificates_validate_including_rsa_cas() {
         let host = CertificateCheck::new(CertType::Host, t);
         check_certificate(&cert, &host.principal("host.example.com"), trusted)
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        check_certificate(&cert, &host.principal("printer.lan"), trusted).unwrap();
+        check_certificate(&cert, &host.principal("printer.lan").principal_match(PrincipalMatch::Wildcard), trusted)
+            .unwrap();
         assert_eq!(
             check_certificate(&cert, &host.principal("other.example.com"), trusted).unwrap_err(),
             CertificateError::PrincipalNotListed { principal: "other.example.com".into() }

@@ -8,7 +8,10 @@
 //! - host certificates made by `ssh-keygen -s` (Ed25519 and RSA CAs): CA-signed, wrong
 //!   principal, expired, untrusted CA, revoked CA;
 //! - `ssh` itself against a real `sshd`: for a set of known_hosts files and offered host key
-//!   algorithms, `ssh`'s verdict (accepted, changed, revoked, unknown) is ours.
+//!   algorithms, `ssh`'s verdict (accepted, changed, revoked, unknown) is ours, including
+//!   revocations written as `rsa-sha2-256`/`rsa-sha2-512` or as a certificate, NUL bytes in
+//!   a line and an upper-case `HostKeyAlias` with a certificate; and the one deliberate
+//!   difference (a short type name on a `@revoked` line revokes here, `ssh` skips it).
 //!
 //! Without the peers each test prints `SKIPPED:` and passes, unless `SSH_INTEROP=require`.
 
@@ -413,6 +416,8 @@ fn lookups_agree_with_ssh_against_sshd() {
     let name = format!("[127.0.0.1]:{port}");
     let hashed = hash_host(&name, &[0x42; 20]);
     let ed_cert_alg = "ssh-ed25519-cert-v01@openssh.com";
+    let rsa_blob = rsa.public.split_whitespace().nth(1).unwrap().to_owned();
+    let ed_cert_words = ed.certificate.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
     // (known_hosts, host key algorithm, HostKeyAlias)
     let cases: Vec<(String, &str, Option<&str>)> = vec![
         (format!("{name} {}\n", ed.public), "ssh-ed25519", None),
@@ -437,9 +442,22 @@ fn lookups_agree_with_ssh_against_sshd() {
         // The certificate names 127.0.0.1 and localhost, not the alias.
         (format!("@cert-authority * {ca}\n"), ed_cert_alg, Some("alias")),
         (format!("@cert-authority * {ca}\nalias {}\n", ed.public), ed_cert_alg, Some("alias")),
+        // `ssh` lowercases HostKeyAlias before looking it up and checking the principal.
+        (format!("@cert-authority * {ca}\n"), ed_cert_alg, Some("LOCALHOST")),
+        // Revocations under the other RSA names, and as a certificate of the key.
+        (format!("{name} {}\n@revoked * rsa-sha2-512 {rsa_blob}\n", rsa.public), "rsa-sha2-512", None),
+        (format!("{name} {}\n@revoked * rsa-sha2-256 {rsa_blob}\n", rsa.public), "rsa-sha2-512", None),
+        (format!("{name} rsa-sha2-256 {rsa_blob}\n"), "rsa-sha2-512", None),
+        (format!("{name} {}\n@revoked * {ed_cert_words}\n", ed.public), "ssh-ed25519", None),
+        // 9.2 reads no short name on the line.
+        (format!("{name} RSA {rsa_blob}\n"), "rsa-sha2-512", None),
+        // Reading stops at a NUL.
+        (format!("nothing\0,* {}\n", ed.public), "ssh-ed25519", None),
+        (format!("{name} {}\0 junk\n", ed.public), "ssh-ed25519", None),
     ];
     let cert = Certificate::from_openssh(&ed.certificate).unwrap();
     let plain = PublicKey::from_openssh(&ed.public).unwrap();
+    let rsa_key = PublicKey::from_openssh(&rsa.public).unwrap();
     let mut seen = std::collections::BTreeSet::new();
     for (i, (text, alg, alias)) in cases.iter().enumerate() {
         let file = k.write(&format!("kh{i}"), text);
@@ -449,13 +467,27 @@ fn lookups_agree_with_ssh_against_sshd() {
         if let Some(a) = alias {
             q = q.alias(a);
         }
-        let offered: OfferedKey<'_> = if alg.contains("cert") { (&cert).into() } else { (&plain).into() };
+        let offered: OfferedKey<'_> = if alg.contains("cert") {
+            (&cert).into()
+        } else if alg.starts_with("rsa") {
+            (&rsa_key).into()
+        } else {
+            (&plain).into()
+        };
         let ours = kh.check(&q, offered, now()).status;
         assert_eq!(our_verdict(&ours), theirs, "case {i}: {text:?} {alg} {alias:?}\nours: {ours:?}\nssh: {log}");
         eprintln!("case {i}: {alg} {alias:?}: {theirs:?}");
         seen.insert(format!("{theirs:?}"));
     }
     assert_eq!(seen.len(), 4, "every verdict exercised: {seen:?}");
+
+    // On purpose: a `@revoked` line with a short type name revokes here; `ssh` 9.2 skips it.
+    let text = format!("{name} {}\n@revoked * RSA {rsa_blob}\n", rsa.public);
+    let file = k.write("kh-short-revoked", &text);
+    let (theirs, log) = ssh_verdict(&sshd, &file, "rsa-sha2-512", None);
+    assert_eq!(theirs, SshVerdict::Accepted, "{log}");
+    let ours = KnownHosts::parse(&text).unwrap().check(&HostQuery::new("127.0.0.1", port), (&rsa_key).into(), now());
+    assert_eq!(ours.status, HostStatus::Revoked { line: 2 });
 }
 
 #[test]

@@ -5,7 +5,9 @@ use ssh_key::{Certificate, PublicKey};
 use super::{Input, Seeds};
 use crate::SeededRng;
 use crate::known_hosts::paramiko::HostKeys;
-use crate::known_hosts::{Hashing, HostQuery, HostStatus, Hosts, KnownHosts, LineKind, Marker, ParseLimits, hash_host};
+use crate::known_hosts::{
+    Hashing, HostQuery, HostStatus, Hosts, InvalidReason, KnownHosts, LineKind, Marker, ParseLimits, hash_host,
+};
 
 /// Limits small enough that the fuzzer reaches them.
 const TINY: ParseLimits = ParseLimits { max_line_len: 300, max_lines: 24, max_total_len: 4096 };
@@ -60,6 +62,15 @@ pub fn known_hosts(data: &[u8]) {
     assert_eq!(kh.to_string(), text);
     let again = KnownHosts::parse_with(&kh.write(), limits).expect("re-parse");
     assert_eq!(again, kh, "parse is not stable");
+    // Nothing after a NUL is read: cutting every line there gives the same kinds.
+    let cut: String = text.split('\n').map(|l| l.split('\0').next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    if let Ok(cut_kh) = KnownHosts::parse_with(&cut, limits) {
+        for (l, c) in kh.lines().iter().zip(cut_kh.lines()) {
+            if !matches!(l.kind(), LineKind::Invalid(InvalidReason::LineTooLong { .. })) {
+                assert_eq!(l.kind(), c.kind(), "a NUL changed what {:?} reads as", l.raw());
+            }
+        }
+    }
     let invalid = kh.lines().iter().filter(|l| matches!(l.kind(), LineKind::Invalid(_))).count();
     assert_eq!(kh.problems().count(), invalid);
     for l in kh.lines() {
@@ -93,7 +104,12 @@ pub fn known_hosts(data: &[u8]) {
         let q = HostQuery::new(name, 22).alias(name);
         let found = kh.find(name);
         let revoked = found.iter().any(|(_, e)| e.marker == Some(Marker::Revoked) && e.key == *key.key_data());
-        let status = kh.check(&q, key.into(), 0).status;
+        let verdict = kh.check(&q, key.into(), 0);
+        for n in &verdict.unreadable_revocations {
+            let l = kh.lines().get(n - 1).expect("reported line exists");
+            assert!(matches!(l.kind(), LineKind::Invalid(_)) && l.raw().trim_start().starts_with("@revoked"));
+        }
+        let status = verdict.status;
         let listed = found.iter().any(|(_, e)| e.marker.is_none() && e.key == *key.key_data());
         if marker.is_none() && *accepts {
             assert!(matches!(status, HostStatus::Match { .. } | HostStatus::Revoked { .. }), "{name:?}: {status:?}");
@@ -183,6 +199,15 @@ pub(super) fn seeds(out: &mut Seeds) {
         ("crlf-no-final-newline", format!("localhost {e}\r\n# c\r\nlocalhost {c}")),
         ("invalid", format!("@bogus x {e}\n|1|AAAA|BBBB {e}\nhost\nhost ssh-ed25519\nhost ssh-ed25519 !!\nok {e}\n")),
         ("hash-edge", format!("a,,b {e}\n,x {c}\n  lead {e}\n")),
+        (
+            "revoked-spellings",
+            format!(
+                "localhost {e}\n@revoked * ED25519 {eb}\n@revoked * ecdsa-sha2-nistp384 {cb}\n@revoked localhost ssh-ed25519 !!\n",
+                eb = e.split(' ').nth(1).unwrap_or_default(),
+                cb = c.split(' ').nth(1).unwrap_or_default()
+            ),
+        ),
+        ("nul", format!("a\0,* {e}\nlocalhost {c} x\0y\n\0# z\n")),
     ];
     for (name, text) in files {
         for (mode, suffix) in [(0u8, ""), (0x13, "-tiny-cert-hashing"), (0x06, "-cert-ecdsa")] {

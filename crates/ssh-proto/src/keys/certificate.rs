@@ -33,9 +33,12 @@ pub struct CertificateCheck<'a> {
     pub cert_type: CertType,
     /// The name the certificate must list (a host name, or a user name); `None` skips the
     /// principal check. A certificate listing no principals is refused, as current OpenSSH
-    /// does (9.2 still accepted such host certificates for every host). Host certificate
-    /// principals may be `*`/`?` patterns; a user certificate must list the name literally.
+    /// does (9.2 still accepted such host certificates for every host). How a listed
+    /// principal is compared: [`principal_match`](Self::principal_match).
     pub principal: Option<&'a str>,
+    /// Whether listed principals are literal names (the default, and what OpenSSH 9.2 does
+    /// for host and user certificates) or `*`/`?` patterns.
+    pub principal_match: PrincipalMatch,
     /// The current time in seconds since the Unix epoch (the core has no clock).
     pub now: u64,
     /// Critical options the caller will enforce; any other makes the certificate invalid.
@@ -44,6 +47,28 @@ pub struct CertificateCheck<'a> {
     /// Signature algorithms accepted from a CA (OpenSSH's `CASignatureAlgorithms`; the
     /// default leaves out SHA-1 `ssh-rsa` and `ssh-dss`).
     pub ca_algorithms: &'a [HostKeyAlgorithm],
+}
+
+/// How [`CertificateCheck::principal`] is compared with the certificate's principals.
+///
+/// ```
+/// use ssh_key::certificate::CertType;
+/// use ssh_proto::keys::certificate::{CertificateCheck, PrincipalMatch};
+/// let check = CertificateCheck::new(CertType::Host, 0).principal("db.example.com");
+/// assert_eq!(check.principal_match, PrincipalMatch::Exact);
+/// let wild = check.principal_match(PrincipalMatch::Wildcard);
+/// assert_eq!(wild.principal_match, PrincipalMatch::Wildcard);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PrincipalMatch {
+    /// A principal must equal the name byte for byte. OpenSSH 9.2 checks host certificates
+    /// so (`sshkey_cert_check_host` with `wildcard_principals` 0) and user certificates too.
+    #[default]
+    Exact,
+    /// A principal is a `*`/`?` pattern the name must match ([`crate::pattern`]), as
+    /// OpenSSH 10.3 does for host certificates. A certificate with principal `*` is then
+    /// valid for every host: only for CAs trusted to sign such certificates.
+    Wildcard,
 }
 
 /// OpenSSH 9.2's default `CASignatureAlgorithms`, as far as this crate implements them.
@@ -64,7 +89,20 @@ impl<'a> CertificateCheck<'a> {
             CertType::User => KNOWN_USER_CRITICAL_OPTIONS,
             CertType::Host => &[],
         };
-        Self { cert_type, principal: None, now, known_critical_options, ca_algorithms: DEFAULT_CA_ALGORITHMS }
+        Self {
+            cert_type,
+            principal: None,
+            principal_match: PrincipalMatch::Exact,
+            now,
+            known_critical_options,
+            ca_algorithms: DEFAULT_CA_ALGORITHMS,
+        }
+    }
+
+    /// Compares principals as `how` says.
+    pub fn principal_match(mut self, how: PrincipalMatch) -> Self {
+        self.principal_match = how;
+        self
     }
 
     /// Requires `principal` to be listed (OpenSSH: a certificate with no principals is valid
@@ -169,7 +207,8 @@ pub fn verify_ca_signature(cert: &Certificate) -> bool {
 }
 
 /// Validates `cert` as OpenSSH does: type, a CA for which `trusted` says yes, the CA
-/// signature (RSA CAs included), the validity window, the principal and the critical options.
+/// signature (RSA CAs included), the validity window, the principal (exactly, unless
+/// [`PrincipalMatch::Wildcard`] is asked for) and the critical options.
 ///
 /// ```
 /// use ssh_key::certificate::CertType;
@@ -210,9 +249,9 @@ pub fn check_certificate(
         if listed.is_empty() {
             return Err(CertificateError::NoPrincipals);
         }
-        let ok = match check.cert_type {
-            CertType::Host => listed.iter().any(|p| crate::pattern::wildcard_match(p, principal)),
-            CertType::User => listed.iter().any(|p| p == principal),
+        let ok = match check.principal_match {
+            PrincipalMatch::Exact => listed.iter().any(|p| p == principal),
+            PrincipalMatch::Wildcard => listed.iter().any(|p| crate::pattern::wildcard_match(p, principal)),
         };
         if !ok {
             return Err(CertificateError::PrincipalNotListed { principal: principal.to_owned() });

@@ -5,7 +5,7 @@ use ssh_key::certificate::CertType;
 use ssh_key::public::KeyData;
 use ssh_key::{Certificate, PublicKey};
 
-use super::{Entry, KnownHosts, Marker, host_port_name};
+use super::{Entry, KnownHosts, Marker, host_port_name, revocation_hosts};
 use crate::ServerHostKey;
 use crate::keys::certificate::{CertificateCheck, CertificateError, check_certificate};
 
@@ -69,12 +69,10 @@ impl<'a> HostQuery<'a> {
         self.ip.map(|ip| host_port_name(&ip.to_ascii_lowercase(), self.port))
     }
 
-    /// The name a host certificate must list: the alias, else the host name (never the port).
+    /// The name a host certificate must list: the alias, else the host name (never the
+    /// port), lowercased (`ssh` lowercases both `HostKeyAlias` and the host name).
     pub fn principal(&self) -> String {
-        match self.alias {
-            Some(a) => a.to_owned(),
-            None => self.host.to_ascii_lowercase(),
-        }
+        self.alias.unwrap_or(self.host).to_ascii_lowercase()
     }
 
     /// The bare host name for the port fallback, when it applies.
@@ -237,6 +235,20 @@ pub struct Verdict {
     /// when this differs from `status` (a changed key for the address, or for the host but
     /// not the address: "POSSIBLE DNS SPOOFING"), and records an unknown address.
     pub ip: Option<HostStatus>,
+    /// `@revoked` lines that do not parse (a corrupt key, a key type this crate does not
+    /// know, …) and may apply to the host: their host field accepts a name looked up, or
+    /// cannot be read. OpenSSH skips such lines as this lookup does, so `status` never
+    /// reflects them; a caller that wants to fail closed refuses the key when this is not
+    /// empty. 1-based line numbers.
+    pub unreadable_revocations: Vec<usize>,
+}
+
+impl Verdict {
+    /// Whether the key may be used without asking, failing closed: `status` is trusted and
+    /// no unreadable `@revoked` line could apply to the host.
+    pub fn is_trusted_strict(&self) -> bool {
+        self.status.is_trusted() && self.unreadable_revocations.is_empty()
+    }
 }
 
 fn known(line: usize, e: &Entry) -> KnownKey {
@@ -267,15 +279,34 @@ impl KnownHosts {
     pub fn check(&self, query: &HostQuery<'_>, key: OfferedKey<'_>, now: u64) -> Verdict {
         let name = query.name();
         let bare = query.bare_name();
-        match key {
-            OfferedKey::Plain(k) => Verdict {
-                status: self.plain_with_fallback(&name, bare.as_deref(), k),
-                ip: query.ip_name().map(|ip| self.plain_status(&ip, k)),
-            },
-            OfferedKey::Certificate(c) => {
-                Verdict { status: self.cert_status(&name, bare.as_deref(), c, &query.principal(), now), ip: None }
+        let ip_name = query.ip_name();
+        let mut names = vec![name.as_str()];
+        names.extend(bare.as_deref());
+        let (status, ip) = match key {
+            OfferedKey::Plain(k) => {
+                names.extend(ip_name.as_deref());
+                (
+                    self.plain_with_fallback(&name, bare.as_deref(), k),
+                    ip_name.as_deref().map(|ip| self.plain_status(ip, k)),
+                )
             }
-        }
+            OfferedKey::Certificate(c) => (self.cert_status(&name, bare.as_deref(), c, &query.principal(), now), None),
+        };
+        Verdict { status, ip, unreadable_revocations: self.unreadable_revocations(&names) }
+    }
+
+    /// `@revoked` lines that do not parse and whose host field accepts one of `names`
+    /// (lowercased) or does not read.
+    pub(super) fn unreadable_revocations(&self, names: &[&str]) -> Vec<usize> {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l.kind, super::LineKind::Invalid(_)))
+            .filter_map(|(i, l)| match revocation_hosts(&l.raw)? {
+                Some(hosts) if !names.iter().any(|n| hosts.matches_lowercase(n)) => None,
+                _ => Some(i + 1),
+            })
+            .collect()
     }
 
     /// [`check`](Self::check) for `host` on `port`, nothing else.

@@ -42,8 +42,27 @@
 //!   kept untouched and the edit goes ahead.
 //! - `ssh-keygen -F NAME` compares hashed fields with `NAME` as typed; here (as in `ssh`)
 //!   the lowercased name is used everywhere.
-//! - The key type word must be the key's own name (`ssh-rsa`, not `rsa-sha2-256` or `RSA`,
-//!   which `sshkey_read` also takes).
+//! - `@revoked` lines also take a key type short name (`RSA`, `ED25519`, any case), which
+//!   `sshkey_read` refuses on the line since OpenSSH 7.8: a revocation written so is
+//!   honoured rather than skipped. Elsewhere the word must be a full name, as in OpenSSH
+//!   (`rsa-sha2-256` / `rsa-sha2-512` for an RSA key included).
+//! - A certificate (`ssh-ed25519-cert-v01@openssh.com AAAA…`) is read on `@revoked` lines
+//!   only, where it revokes the key it certifies, as in OpenSSH (without checking the
+//!   certificate's own signature, which OpenSSH does: revoking more is the safe side). On
+//!   other lines it is [`InvalidReason::Certificate`]; OpenSSH reads it but it never matches
+//!   a host key.
+//! - A `@revoked` line that still does not parse is skipped by lookups, as by OpenSSH, but
+//!   reported in [`Verdict::unreadable_revocations`] so a caller can fail closed
+//!   ([`Verdict::is_trusted_strict`]).
+//!
+//! What is read of a line stops at its first NUL byte, as in OpenSSH's C code: `a\0,* key`
+//! is the host `a` and no key (so an invalid line), never `*`. The text after it is kept
+//! for writing. Edits refuse NUL and other control characters in host fields and comments.
+//!
+//! **Text, not bytes.** [`KnownHosts::parse`] takes `&str`. A file that is not UTF-8 must be
+//! refused by the caller (or use [`KnownHosts::parse_bytes`], which does that), never
+//! converted lossily: a replacement character changes host names and keys, and writing the
+//! file back would corrupt every line it touched.
 //!
 //! ```
 //! use ssh_proto::known_hosts::{HostQuery, HostStatus, KnownHosts};
@@ -69,6 +88,8 @@ use rand_core::CryptoRng;
 use ssh_encoding::base64::{Base64, Encoding};
 use ssh_key::PublicKey;
 use ssh_key::public::KeyData;
+
+use crate::wire::WireWrite;
 
 pub use hash::{HASH_MAGIC, HashedHost, SALT_LEN, hash_host};
 pub use lookup::{HostQuery, HostStatus, KnownKey, OfferedKey, Verdict};
@@ -168,8 +189,10 @@ impl Hosts {
 
     fn validate(&self, marker: Option<Marker>) -> Result<(), EditError> {
         let Self::Patterns(list) = self else { return Ok(()) };
+        // Control characters (NUL above all: OpenSSH stops reading there) would make the
+        // line mean something else than it says.
         let bad = list.is_empty()
-            || list.contains([' ', '\t', '\n', '\r'])
+            || list.chars().any(|c| c == ' ' || c.is_control())
             || list.starts_with(['|', '@'])
             || (marker.is_none() && list.starts_with('#'));
         if bad { Err(EditError::InvalidHosts(list.clone())) } else { Ok(()) }
@@ -256,7 +279,7 @@ impl Entry {
     pub fn to_line(&self) -> Result<String, EditError> {
         self.hosts.validate(self.marker)?;
         let c = &self.comment;
-        if c.contains('\n') || c.starts_with([' ', '\t']) || c.ends_with('\r') {
+        if c.chars().any(|ch| ch.is_control() && ch != '\t') || c.starts_with([' ', '\t']) {
             return Err(EditError::InvalidComment(c.clone()));
         }
         let mut line = String::new();
@@ -307,7 +330,13 @@ pub enum InvalidReason {
     BadBase64,
     /// The key blob does not decode (or is of a type this crate does not know).
     BadKey(String),
-    /// The key type word differs from the type inside the blob.
+    /// The key type word is not a key type name OpenSSH reads there.
+    UnknownKeyType(String),
+    /// A certificate on a line other than `@revoked` (OpenSSH reads it, but it can never
+    /// match a host key; here only a revocation takes one).
+    Certificate,
+    /// The key type word and the type inside the blob are not the same plain type and
+    /// curve (or one is a certificate and the other is not).
     KeyTypeMismatch {
         /// The word on the line.
         declared: String,
@@ -326,6 +355,8 @@ impl fmt::Display for InvalidReason {
             Self::MissingKeyData => f.write_str("truncated after key type"),
             Self::BadBase64 => f.write_str("key is not valid base64"),
             Self::BadKey(e) => write!(f, "key does not decode: {e}"),
+            Self::UnknownKeyType(t) => write!(f, "unknown key type {t:?}"),
+            Self::Certificate => f.write_str("a certificate outside a @revoked line"),
             Self::KeyTypeMismatch { declared, actual } => write!(f, "key type {declared} but the key is {actual}"),
         }
     }
@@ -443,19 +474,43 @@ fn parse_line(raw: &str, max_line_len: usize) -> (LineKind, Spans) {
     match parse_entry(raw) {
         Ok(Some((entry, spans))) => (LineKind::Entry(Box::new(entry)), spans),
         Ok(None) => {
-            let s = skip_ws(raw.strip_suffix('\r').unwrap_or(raw));
+            let s = skip_ws(content(raw));
             (if s.is_empty() { LineKind::Blank } else { LineKind::Comment }, Spans::default())
         }
         Err(reason) => (LineKind::Invalid(reason), Spans::default()),
     }
 }
 
+/// The part of a line OpenSSH reads: up to the first NUL (C strings end there; `ssh` would
+/// otherwise not see what follows, and a line like `a\0,* key` must not mean `*`), without
+/// one trailing CR (OpenSSH strips only the `\n`; a CR is then whitespace to its base64
+/// decoder, so dropping it gives the same entries).
+fn content(raw: &str) -> &str {
+    let upto_nul = raw.split('\0').next().unwrap_or(raw);
+    upto_nul.strip_suffix('\r').unwrap_or(upto_nul)
+}
+
+/// For a line that is not an entry: whether it is a `@revoked` line, and if so its host
+/// field when that reads (`Some(None)` when it does not).
+fn revocation_hosts(raw: &str) -> Option<Option<Hosts>> {
+    let (marker, s) = parse_markers(skip_ws(content(raw))).ok()?;
+    if marker != Some(Marker::Revoked) {
+        return None;
+    }
+    let field = s.split(WS).next().unwrap_or_default();
+    let hosts = if field.is_empty() {
+        None
+    } else if field.starts_with('|') {
+        HashedHost::parse(field).map(Hosts::Hashed)
+    } else {
+        Some(Hosts::Patterns(field.to_owned()))
+    };
+    Some(hosts)
+}
+
 /// `Ok(None)` for blank and comment lines.
 fn parse_entry(raw: &str) -> Result<Option<(Entry, Spans)>, InvalidReason> {
-    // OpenSSH strips only the `\n`; a CR is then whitespace to its base64 decoder. Dropping
-    // one trailing CR gives the same entries.
-    let content = raw.strip_suffix('\r').unwrap_or(raw);
-    let s = skip_ws(content);
+    let s = skip_ws(content(raw));
     if s.is_empty() || s.starts_with('#') {
         return Ok(None);
     }
@@ -480,15 +535,7 @@ fn parse_entry(raw: &str) -> Result<Option<(Entry, Spans)>, InvalidReason> {
     }
     let blob_len = blob_part.find(WS).unwrap_or(blob_part.len());
     let (blob, after_blob) = blob_part.split_at_checked(blob_len).ok_or(InvalidReason::MissingKeyData)?;
-    let bytes = Base64::decode_vec(blob).map_err(|_| InvalidReason::BadBase64)?;
-    let key = PublicKey::from_bytes(&bytes).map_err(|e| InvalidReason::BadKey(e.to_string()))?;
-    let actual = key.algorithm();
-    if actual.as_str() != key_type {
-        return Err(InvalidReason::KeyTypeMismatch {
-            declared: key_type.to_owned(),
-            actual: actual.as_str().to_owned(),
-        });
-    }
+    let key = decode_key(marker, key_type, blob)?;
     let spans = Spans {
         hosts_start: offset(raw, hosts_field),
         hosts_end: offset(raw, hosts_field) + hosts_field.len(),
@@ -496,7 +543,110 @@ fn parse_entry(raw: &str) -> Result<Option<(Entry, Spans)>, InvalidReason> {
         key_end: offset(raw, blob) + blob.len(),
     };
     let comment = skip_ws(after_blob).to_owned();
-    Ok(Some((Entry { marker, hosts, key: key.key_data().clone(), comment }, spans)))
+    Ok(Some((Entry { marker, hosts, key, comment }, spans)))
+}
+
+/// What a key type name stands for in OpenSSH 9.2 (sshkey.c `keyimpls`): the name of the
+/// plain key type (curve included), and whether it is a certificate type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KeyKind {
+    plain: &'static str,
+    cert: bool,
+}
+
+/// Every full key type name OpenSSH 9.2 knows (XMSS aside, which it builds without), with its
+/// short name: `(name, short name, plain type, certificate)`.
+const KEY_NAMES: &[(&str, &str, &str, bool)] = &[
+    ("ssh-ed25519", "ED25519", "ssh-ed25519", false),
+    ("ssh-ed25519-cert-v01@openssh.com", "ED25519-CERT", "ssh-ed25519", true),
+    ("sk-ssh-ed25519@openssh.com", "ED25519-SK", "sk-ssh-ed25519@openssh.com", false),
+    ("sk-ssh-ed25519-cert-v01@openssh.com", "ED25519-SK-CERT", "sk-ssh-ed25519@openssh.com", true),
+    ("ecdsa-sha2-nistp256", "ECDSA", "ecdsa-sha2-nistp256", false),
+    ("ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-CERT", "ecdsa-sha2-nistp256", true),
+    ("ecdsa-sha2-nistp384", "ECDSA", "ecdsa-sha2-nistp384", false),
+    ("ecdsa-sha2-nistp384-cert-v01@openssh.com", "ECDSA-CERT", "ecdsa-sha2-nistp384", true),
+    ("ecdsa-sha2-nistp521", "ECDSA", "ecdsa-sha2-nistp521", false),
+    ("ecdsa-sha2-nistp521-cert-v01@openssh.com", "ECDSA-CERT", "ecdsa-sha2-nistp521", true),
+    ("sk-ecdsa-sha2-nistp256@openssh.com", "ECDSA-SK", "sk-ecdsa-sha2-nistp256@openssh.com", false),
+    ("webauthn-sk-ecdsa-sha2-nistp256@openssh.com", "ECDSA-SK", "sk-ecdsa-sha2-nistp256@openssh.com", false),
+    ("sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-SK-CERT", "sk-ecdsa-sha2-nistp256@openssh.com", true),
+    ("ssh-rsa", "RSA", "ssh-rsa", false),
+    ("rsa-sha2-256", "RSA", "ssh-rsa", false),
+    ("rsa-sha2-512", "RSA", "ssh-rsa", false),
+    ("ssh-rsa-cert-v01@openssh.com", "RSA-CERT", "ssh-rsa", true),
+    ("rsa-sha2-256-cert-v01@openssh.com", "RSA-CERT", "ssh-rsa", true),
+    ("rsa-sha2-512-cert-v01@openssh.com", "RSA-CERT", "ssh-rsa", true),
+    ("ssh-dss", "DSA", "ssh-dss", false),
+    ("ssh-dss-cert-v01@openssh.com", "DSA-CERT", "ssh-dss", true),
+];
+
+/// A full name, exactly (sshkey.c `peek_type_nid`, what `sshkey_read` takes for the word
+/// on the line).
+fn kind_of_full_name(name: &str) -> Option<KeyKind> {
+    KEY_NAMES.iter().find(|(n, ..)| *n == name).map(|&(_, _, plain, cert)| KeyKind { plain, cert })
+}
+
+/// A plain type's short name, any case (the other half of sshkey.c `sshkey_type_from_name`).
+/// `ECDSA` and `ECDSA-SK` name no curve: OpenSSH's decoder refuses them inside a blob.
+fn kind_of_short_name(name: &str) -> Option<KeyKind> {
+    KEY_NAMES
+        .iter()
+        .find(|(_, short, _, cert)| !cert && short.eq_ignore_ascii_case(name))
+        .map(|&(_, _, plain, cert)| KeyKind { plain, cert })
+}
+
+/// The name `ssh-key` decodes a blob of this kind under.
+fn canonical_name(kind: KeyKind) -> &'static str {
+    KEY_NAMES
+        .iter()
+        .find(|(_, _, plain, cert)| *plain == kind.plain && *cert == kind.cert)
+        .map_or(kind.plain, |(n, ..)| *n)
+}
+
+/// sshkey_read's checks on `type base64`: the type word must be a full key type name (a
+/// short name too on `@revoked` lines, see the module notes), the blob must decode under
+/// the type name it carries (sshkey.c `sshkey_from_blob_internal`: any full name, or a
+/// short name in any case), and both must be the same plain type and curve. A certificate
+/// is only taken on a `@revoked` line, where it stands for the key it certifies.
+fn decode_key(marker: Option<Marker>, word: &str, blob: &str) -> Result<KeyData, InvalidReason> {
+    let revoked = marker == Some(Marker::Revoked);
+    let declared = kind_of_full_name(word)
+        .or_else(|| if revoked { kind_of_short_name(word) } else { None })
+        .ok_or_else(|| InvalidReason::UnknownKeyType(word.to_owned()))?;
+    let bytes = Base64::decode_vec(blob).map_err(|_| InvalidReason::BadBase64)?;
+    let mut reader = crate::wire::Reader::new(&bytes);
+    let inner = reader.string().map_err(|e| InvalidReason::BadKey(e.to_string()))?;
+    let inner = core::str::from_utf8(inner).map_err(|_| InvalidReason::BadKey("key type is not UTF-8".into()))?;
+    let actual = match kind_of_full_name(inner) {
+        Some(k) => k,
+        None => match kind_of_short_name(inner) {
+            Some(k) if !k.plain.contains("ecdsa") => k,
+            _ => return Err(InvalidReason::BadKey(format!("unknown key type {inner:?}"))),
+        },
+    };
+    if actual != declared {
+        return Err(InvalidReason::KeyTypeMismatch { declared: word.to_owned(), actual: inner.to_owned() });
+    }
+    if actual.cert && !revoked {
+        return Err(InvalidReason::Certificate);
+    }
+    // ssh-key knows each type by one name: give it that one.
+    let canonical = canonical_name(actual);
+    let bytes = if canonical == inner {
+        bytes
+    } else {
+        let mut b = Vec::with_capacity(bytes.len() + canonical.len());
+        b.put_string(canonical.as_bytes());
+        b.extend_from_slice(reader.remaining());
+        b
+    };
+    if actual.cert {
+        let cert = ssh_key::Certificate::from_bytes(&bytes).map_err(|e| InvalidReason::BadKey(e.to_string()))?;
+        Ok(cert.public_key().clone())
+    } else {
+        let key = PublicKey::from_bytes(&bytes).map_err(|e| InvalidReason::BadKey(e.to_string()))?;
+        Ok(key.key_data().clone())
+    }
 }
 
 // ---- the file ------------------------------------------------------------------------------
@@ -546,6 +696,11 @@ pub enum ParseError {
         /// The limit.
         max: usize,
     },
+    /// [`KnownHosts::parse_bytes`]: the file is not UTF-8.
+    NotUtf8 {
+        /// The first line (1-based) that is not.
+        line: usize,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -553,6 +708,7 @@ impl fmt::Display for ParseError {
         match self {
             Self::TooLarge { len, max } => write!(f, "known_hosts of {len} bytes exceeds the limit of {max}"),
             Self::TooManyLines { max } => write!(f, "known_hosts has more than {max} lines"),
+            Self::NotUtf8 { line } => write!(f, "known_hosts line {line} is not UTF-8"),
         }
     }
 }
@@ -563,13 +719,20 @@ impl std::error::Error for ParseError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EditError {
-    /// A host name that cannot be written as one name (empty, whitespace, a comma, a control
-    /// character, or a leading `|`, `@`, `#` or `!`).
+    /// A host name that cannot be written as one literal name (empty, whitespace, a control
+    /// character, a comma, a wildcard `*` or `?`, a `!`, or a leading `|`, `@` or `#`).
     InvalidHostName(String),
-    /// A host field that would not read back as written.
+    /// A host field that would not read back as written (empty, a space or control
+    /// character such as NUL, a leading `|` or `@`, or `#` on an unmarked line).
     InvalidHosts(String),
-    /// A comment with a newline, leading whitespace or a trailing CR.
+    /// A comment with a control character other than tab (a newline, a CR, a NUL: OpenSSH
+    /// stops reading at a NUL) or leading whitespace.
     InvalidComment(String),
+    /// [`KnownHosts::replace_key`] would have to take the host out of this line's list (its
+    /// 1-based number), and what is left would not read as that list minus the host (for
+    /// example `b,|1|…` without `b` reads as a hashed name). Nothing was changed; the line
+    /// needs editing by hand.
+    NarrowingChangesLine(usize),
     /// The key does not encode.
     Key(String),
     /// The line would exceed [`ParseLimits::max_line_len`].
@@ -595,6 +758,9 @@ impl fmt::Display for EditError {
             Self::LineTooLong { len, max } => write!(f, "line of {len} bytes exceeds the limit of {max}"),
             Self::FileTooLarge => f.write_str("known_hosts would exceed its size limits"),
             Self::NotRepresentable(l) => write!(f, "entry does not read back: {l:?}"),
+            Self::NarrowingChangesLine(n) => {
+                write!(f, "taking the host out of line {n} would change what the rest of it means")
+            }
         }
     }
 }
@@ -689,8 +855,29 @@ impl KnownHosts {
     }
 
     /// Parses `text` with [`ParseLimits::DEFAULT`].
+    ///
+    /// The file must be UTF-8: see the module notes ("Text, not bytes") and
+    /// [`parse_bytes`](Self::parse_bytes). Never pass `String::from_utf8_lossy` of a file.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         Self::parse_with(text, ParseLimits::DEFAULT)
+    }
+
+    /// Parses a file's bytes with `limits`, refusing one that is not UTF-8
+    /// ([`ParseError::NotUtf8`]) rather than guessing at it.
+    ///
+    /// ```
+    /// use ssh_proto::known_hosts::{KnownHosts, ParseError, ParseLimits};
+    /// let err = KnownHosts::parse_bytes(b"# ok\nh\xff ssh-ed25519 AAAA\n", ParseLimits::DEFAULT);
+    /// assert_eq!(err, Err(ParseError::NotUtf8 { line: 2 }));
+    /// ```
+    pub fn parse_bytes(bytes: &[u8], limits: ParseLimits) -> Result<Self, ParseError> {
+        match core::str::from_utf8(bytes) {
+            Ok(text) => Self::parse_with(text, limits),
+            Err(e) => {
+                let before = bytes.get(..e.valid_up_to()).unwrap_or_default();
+                Err(ParseError::NotUtf8 { line: 1 + before.iter().filter(|&&b| b == b'\n').count() })
+            }
+        }
     }
 
     /// Parses `text`. Only the size caps fail; a bad line becomes [`LineKind::Invalid`].
@@ -852,6 +1039,11 @@ impl KnownHosts {
     /// else (negations aside), otherwise `name` is taken out of its list — and the new entry takes the place
     /// of the first such line (or is appended). Wildcard lines, markers and other key types
     /// are left alone. Nothing changes when the key is already recorded for `name`.
+    ///
+    /// If taking `name` out of a list would change what the rest of the line means (`b,|1|…`
+    /// without `b` reads as a hashed name), nothing changes and the error is
+    /// [`EditError::NarrowingChangesLine`]: dropping that line instead would silently forget
+    /// the other hosts' key. `name` must be one literal name (no `*`, `?`, `!`).
     pub fn replace_key(&mut self, name: &str, key: &KeyData, mut hashing: Hashing<'_>) -> Result<Replaced, EditError> {
         validate_name(name)?;
         let lname = name.to_ascii_lowercase();
@@ -874,57 +1066,70 @@ impl KnownHosts {
         let new_line = self.entry_line(&Entry::new(hashing.hosts(name), key.clone()))?;
         self.check_size(1, new_line.raw.len() + 1)?;
         // Work out every change before making any, so a failure leaves the file as it was.
-        let mut changes = Vec::new();
+        let mut changes: Vec<(usize, Option<Line>)> = Vec::with_capacity(targets.len());
         for &i in &targets {
             let Some(l) = self.lines.get(i) else { continue };
-            let narrowed = match l.entry().map(|e| &e.hosts) {
-                Some(Hosts::Patterns(list)) => {
-                    let keep: Vec<&str> =
-                        list.split(',').filter(|p| !(is_literal(p) && p.eq_ignore_ascii_case(&lname))).collect();
-                    // Only negations left would match nothing: drop the line instead.
-                    keep.iter().any(|p| !p.starts_with('!')).then(|| keep.join(","))
-                }
-                _ => None,
-            };
-            let replacement = match narrowed {
-                Some(field) => {
-                    let text = l
-                        .splice(l.spans.hosts_start, l.spans.hosts_end, &field)
-                        .ok_or_else(|| EditError::NotRepresentable(l.raw.clone()))?;
-                    let line = Line::parse(&text, l.newline, self.limits.max_line_len);
-                    if line.entry().is_none() {
-                        return Err(EditError::NotRepresentable(text));
-                    }
-                    Some(line)
-                }
-                None => None,
-            };
-            changes.push((i, replacement));
+            changes.push((i, self.narrowed(i, l, &lname)?));
         }
-        let mut insert_at = None;
-        for (i, replacement) in changes.into_iter().rev() {
+        // One pass: each target line is dropped or replaced, the new entry goes where the
+        // first of them was.
+        let mut first = None;
+        let mut changes = changes.into_iter().peekable();
+        let old = core::mem::take(&mut self.lines);
+        let mut kept = Vec::with_capacity(old.len() + 1);
+        let mut new_line = Some(new_line);
+        for (i, line) in old.into_iter().enumerate() {
+            let Some((_, replacement)) = changes.next_if(|(t, _)| *t == i) else {
+                kept.push(line);
+                continue;
+            };
             match replacement {
-                Some(line) => {
+                Some(narrowed) => {
                     report.narrowed.push(i + 1);
-                    if let Some(slot) = self.lines.get_mut(i) {
-                        *slot = line;
-                    }
-                    insert_at = Some(i + 1);
+                    kept.push(narrowed);
                 }
-                None => {
-                    report.removed.push(i + 1);
-                    self.lines.remove(i);
-                    insert_at = Some(i);
+                None => report.removed.push(i + 1),
+            }
+            if first.is_none() {
+                first = Some(kept.len());
+                if let Some(n) = new_line.take() {
+                    kept.push(n);
                 }
             }
         }
-        report.removed.reverse();
-        report.narrowed.reverse();
-        let at = insert_at.unwrap_or(self.lines.len());
-        let appended = at >= self.lines.len();
-        self.insert_line(at, new_line);
-        report.line = if appended { self.lines.len() } else { at + 1 };
+        self.lines = kept;
+        match (first, new_line) {
+            (Some(at), _) => report.line = at + 1,
+            (None, Some(n)) => {
+                self.insert_line(self.lines.len(), n);
+                report.line = self.lines.len();
+            }
+            (None, None) => {}
+        }
         Ok(report)
+    }
+
+    /// Line `i` (`l`) without the literal member `lname`: `None` when nothing else would be
+    /// left (negations aside), else the narrowed line, which must read as exactly the same
+    /// entry with the shorter pattern list ([`EditError::NarrowingChangesLine`] otherwise:
+    /// refusing is safe, dropping the line would also drop the other hosts' key).
+    fn narrowed(&self, i: usize, l: &Line, lname: &str) -> Result<Option<Line>, EditError> {
+        let Some(entry) = l.entry() else { return Ok(None) };
+        let Hosts::Patterns(list) = &entry.hosts else { return Ok(None) };
+        let keep: Vec<&str> = list.split(',').filter(|p| !(is_literal(p) && p.eq_ignore_ascii_case(lname))).collect();
+        // Only negations left would match nothing: drop the line instead.
+        if !keep.iter().any(|p| !p.starts_with('!')) {
+            return Ok(None);
+        }
+        let field = keep.join(",");
+        let text =
+            l.splice(l.spans.hosts_start, l.spans.hosts_end, &field).ok_or(EditError::NarrowingChangesLine(i + 1))?;
+        let line = Line::parse(&text, l.newline, self.limits.max_line_len);
+        let want = Entry { hosts: Hosts::Patterns(field), ..entry.clone() };
+        if line.entry() != Some(&want) {
+            return Err(EditError::NarrowingChangesLine(i + 1));
+        }
+        Ok(Some(line))
     }
 
     /// Removes every unmarked entry whose host field accepts `name`, exactly like
@@ -1017,10 +1222,11 @@ impl fmt::Display for KnownHosts {
     }
 }
 
-/// A name `add` / `replace_key` can record as one host field member.
+/// A name `add` / `replace_key` can record as one host field member: one literal name. A
+/// `*`, `?` or `!` would make the new line a pattern trusting the key for other hosts.
 fn validate_name(name: &str) -> Result<(), EditError> {
     let bad = name.is_empty()
-        || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',')
-        || name.starts_with(['|', '@', '#', '!']);
+        || name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | '*' | '?' | '!'))
+        || name.starts_with(['|', '@', '#']);
     if bad { Err(EditError::InvalidHostName(name.to_owned())) } else { Ok(()) }
 }

@@ -24,15 +24,21 @@
 //! - `load` appends the text as it is; Paramiko also drops names whose key it already has.
 //! - `lookup` and `check` see the first key of each type for a host, like Paramiko (a second
 //!   key of the same type never checks); [`KnownHosts::check`] accepts any recorded key.
+//! - `check` honours `@revoked` (Paramiko does not): a revoked key is refused, and so is
+//!   any key while an unreadable `@revoked` line may apply to the host.
+//! - `add` refuses names with `*`, `?` or `!` (Paramiko writes them, and the line then
+//!   trusts the key for other hosts); a `|1|…` name is recorded as a hashed name.
+//! - `remove` deletes the first line naming the host itself (literal or hashed, as
+//!   Paramiko), never one it only matches through a pattern.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rand_core::CryptoRng;
 use ssh_encoding::base64::{Base64, Encoding};
 use ssh_key::PublicKey;
 
 use super::{
-    EditError, Entry, HASH_MAGIC, HashedHost, Hosts, KnownHosts, ParseError, SALT_LEN, is_literal, key_text,
+    EditError, Entry, HASH_MAGIC, HashedHost, Hosts, KnownHosts, Marker, ParseError, SALT_LEN, is_literal, key_text,
     validate_name,
 };
 
@@ -125,7 +131,19 @@ impl HostKeys {
     }
 
     /// `check(hostname, key)`: whether `key` is the host's (first) key of its type.
+    ///
+    /// Unlike Paramiko, `@revoked` counts: a key on a `@revoked` line for the host is
+    /// refused even when it is also recorded, and so is every key while a `@revoked` line
+    /// that may apply to the host cannot be read (see [`Verdict`](super::Verdict)'s
+    /// `unreadable_revocations`). Paramiko ignores revocations.
     pub fn check(&self, hostname: &str, key: &PublicKey) -> bool {
+        let name = hostname.to_ascii_lowercase();
+        let revoked = self.file.entries().any(|(_, e)| {
+            e.marker == Some(Marker::Revoked) && e.key == *key.key_data() && e.hosts.matches_lowercase(&name)
+        });
+        if revoked || !self.file.unreadable_revocations(&[name.as_str()]).is_empty() {
+            return false;
+        }
         self.lookup(hostname)
             .and_then(|m| m.get(key.algorithm().as_str()).map(|k| k.key_data() == key.key_data()))
             .unwrap_or(false)
@@ -134,8 +152,17 @@ impl HostKeys {
     /// `add(hostname, keytype, key)`: replaces the key of the first entry that names
     /// `hostname` (as a plain member of its list, or hashed) with a key of type `keytype`,
     /// else appends `hostname keytype base64` (the name as given, like Paramiko).
+    ///
+    /// `hostname` is one literal name, or a hashed name `|1|salt|hash` (as
+    /// [`hash_host`](Self::hash_host) makes), which is recorded as such. A name with `*`,
+    /// `?`, `!`, whitespace, a comma or a control character is refused
+    /// ([`EditError::InvalidHostName`]): Paramiko would write it, and the line would then be
+    /// a pattern trusting the key for other hosts.
     pub fn add(&mut self, hostname: &str, keytype: &str, key: &PublicKey) -> Result<(), EditError> {
-        validate_name(hostname)?;
+        let hashed = HashedHost::parse(hostname);
+        if hashed.is_none() {
+            validate_name(hostname)?;
+        }
         let lname = hostname.to_ascii_lowercase();
         let target = self.file.lines.iter().position(|l| {
             l.entry().is_some_and(|e| {
@@ -160,17 +187,25 @@ impl HostKeys {
                 }
                 Ok(())
             }
-            None => self
-                .file
-                .push_entry(&Entry::new(Hosts::Patterns(hostname.to_owned()), key.key_data().clone()))
-                .map(|_| ()),
+            None => {
+                let hosts = hashed.map_or_else(|| Hosts::Patterns(hostname.to_owned()), Hosts::Hashed);
+                self.file.push_entry(&Entry::new(hosts, key.key_data().clone())).map(|_| ())
+            }
         }
     }
 
-    /// `del hk[hostname]`: removes the first entry for the host (its whole line). Returns
+    /// `del hk[hostname]`: removes the first unmarked entry that names the host itself (its
+    /// whole line): a literal member equal to it (ignoring case), a hashed field of it, or
+    /// the same `|1|…` text, as Paramiko matches. A line that only matches through a
+    /// pattern (`*.example.com,!b.example.com`) stays: other hosts rely on it. Returns
     /// whether there was one (Paramiko raises `KeyError` otherwise).
     pub fn remove(&mut self, hostname: &str) -> bool {
-        let first = self.host_entries(hostname).next().map(|(line, _)| line);
+        let lname = hostname.to_ascii_lowercase();
+        let first = self
+            .file
+            .entries()
+            .find(|(_, e)| e.marker.is_none() && names(&e.hosts, hostname, &lname))
+            .map(|(line, _)| line);
         match first {
             Some(line) => {
                 self.file.lines.remove(line - 1);
@@ -188,29 +223,49 @@ impl HostKeys {
     /// `keys()`: every host name of an unmarked entry, once, in file order (hashed names as
     /// their `|1|…` text, pattern lists split at commas).
     pub fn keys(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for (_, e) in self.file.entries().filter(|(_, e)| e.marker.is_none()) {
-            let names: Vec<String> = match &e.hosts {
-                Hosts::Hashed(h) => vec![h.to_string()],
-                Hosts::Patterns(list) => list.split(',').map(str::to_owned).collect(),
-            };
-            for n in names {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for_each_name(&self.file, |n, _| {
+            if seen.insert(n.to_owned()) {
+                out.push(n.to_owned());
             }
-        }
+        });
         out
     }
 
-    /// `items()`: every name of [`keys`](Self::keys) with its [`lookup`](Self::lookup).
+    /// `items()`: every name of [`keys`](Self::keys) with the first key of each type of the
+    /// entries that list it (ignoring case) — in one pass, so unlike
+    /// [`lookup`](Self::lookup) a name is not also looked up through other lines' patterns
+    /// or hashes (Paramiko's own lookup has no patterns; a file naming a host both in the
+    /// clear and hashed shows two names).
     pub fn items(&self) -> Vec<(String, BTreeMap<String, PublicKey>)> {
-        self.keys().into_iter().filter_map(|h| self.lookup(&h).map(|m| (h, m))).collect()
+        let mut maps: Vec<BTreeMap<String, PublicKey>> = Vec::new();
+        let mut by_lower: HashMap<String, usize> = HashMap::new();
+        let mut names: Vec<(String, usize)> = Vec::new();
+        let mut seen = HashSet::new();
+        for_each_name(&self.file, |n, e| {
+            let next = maps.len();
+            let slot = *by_lower.entry(n.to_ascii_lowercase()).or_insert(next);
+            if slot == next {
+                maps.push(BTreeMap::new());
+            }
+            if let Some(m) = maps.get_mut(slot) {
+                m.entry(e.key.algorithm().as_str().to_owned()).or_insert_with(|| e.public_key());
+            }
+            if seen.insert(n.to_owned()) {
+                names.push((n.to_owned(), slot));
+            }
+        });
+        names.into_iter().filter_map(|(n, slot)| maps.get(slot).map(|m| (n, m.clone()))).collect()
     }
 
     /// `len(hk)`: the number of [`keys`](Self::keys).
     pub fn len(&self) -> usize {
-        self.keys().len()
+        let mut seen = HashSet::new();
+        for_each_name(&self.file, |n, _| {
+            seen.insert(n.to_owned());
+        });
+        seen.len()
     }
 
     /// Whether there are no host names.
@@ -240,6 +295,17 @@ impl HostKeys {
     /// `HostKeys.hash_host(hostname)`: with a fresh salt from `rng`.
     pub fn hash_host_with_rng(hostname: &str, rng: &mut dyn CryptoRng) -> String {
         HashedHost::with_rng(hostname, rng).to_string()
+    }
+}
+
+/// Calls `f` with every host name of every unmarked entry, in file order (a name may come
+/// more than once).
+fn for_each_name<'k>(file: &'k KnownHosts, mut f: impl FnMut(&str, &'k Entry)) {
+    for (_, e) in file.entries().filter(|(_, e)| e.marker.is_none()) {
+        match &e.hosts {
+            Hosts::Hashed(h) => f(&h.to_string(), e),
+            Hosts::Patterns(list) => list.split(',').for_each(|n| f(n, e)),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use ssh_key::{Certificate, PublicKey};
 use super::paramiko::HostKeys;
 use super::*;
 use crate::keys::certificate::CertificateError;
+use crate::wire::WireWrite;
 use crate::{KeyPair, SeededRng};
 
 fn pubkey(text: &str) -> PublicKey {
@@ -666,4 +667,275 @@ proptest! {
             prop_assert_eq!(hashed.find(&name).len() >= before.len(), true);
         }
     }
+}
+
+// ---- review findings -----------------------------------------------------------------------
+
+/// `type base64` of a key under another type word.
+fn as_word(key: &PublicKey, word: &str) -> String {
+    format!("{word} {}", k(key).split_once(' ').unwrap().1)
+}
+
+#[test]
+fn revocations_in_every_spelling_openssh_reads() {
+    let (r, e) = (rsa(), ed25519());
+    for word in ["rsa-sha2-256", "rsa-sha2-512", "ssh-rsa"] {
+        let kh = parse(&format!("h {}\n@revoked * {}\n", k(&r), as_word(&r, word)));
+        assert_eq!(status(&kh, "h", 22, &r), HostStatus::Revoked { line: 2 }, "{word}");
+        // And as the word of a plain entry.
+        let kh = parse(&format!("h {}\n", as_word(&r, word)));
+        assert!(status(&kh, "h", 22, &r).is_trusted(), "{word}");
+    }
+    // Short names: honoured on @revoked lines (fail closed), not elsewhere (OpenSSH 9.2's
+    // sshkey_read takes full names only).
+    for (key, word) in [(&r, "RSA"), (&r, "rsa"), (&e, "ED25519"), (&e, "Ed25519")] {
+        let kh = parse(&format!("h {}\n@revoked * {}\n", k(key), as_word(key, word)));
+        assert_eq!(status(&kh, "h", 22, key), HostStatus::Revoked { line: 2 }, "{word}");
+        let kh = parse(&format!("h {}\n", as_word(key, word)));
+        assert_eq!(kh.problems().next().unwrap().reason, InvalidReason::UnknownKeyType(word.into()));
+        assert_eq!(status(&kh, "h", 22, key), HostStatus::NotFound);
+    }
+    // A certificate on a @revoked line revokes the key it certifies.
+    let cert = cert_ed25519();
+    let cert_text = cert.to_openssh().unwrap();
+    let subject = PublicKey::new(cert.public_key().clone(), "");
+    let kh = parse(&format!("h {}\n@revoked * {cert_text}\n", k(&subject)));
+    assert_eq!(kh.entries().nth(1).unwrap().1.key, *cert.public_key());
+    assert_eq!(status(&kh, "h", 22, &subject), HostStatus::Revoked { line: 2 });
+    assert!(kh.check(&HostQuery::new("h", 22), (&cert).into(), 1_700_000_000).status.is_revoked());
+    // Not on other lines.
+    let kh = parse(&format!("h {cert_text}\n"));
+    assert_eq!(kh.problems().next().unwrap().reason, InvalidReason::Certificate);
+    // The blob's plain type must be the word's: another type, another curve, or a
+    // certificate under a plain word are not read.
+    let mismatched = [
+        format!("@revoked * {}", as_word(&e, "ssh-rsa")),
+        format!("@revoked * {}", as_word(&ecdsa(), "ecdsa-sha2-nistp384")),
+        format!("@revoked * ssh-ed25519 {}", cert_text.split(' ').nth(1).unwrap()),
+    ];
+    for line in &mismatched {
+        let kh = parse(&format!("{line}\n"));
+        assert!(matches!(kh.problems().next().unwrap().reason, InvalidReason::KeyTypeMismatch { .. }), "{line}");
+    }
+}
+
+#[test]
+fn blobs_decode_under_any_name_openssh_decodes() {
+    // sshkey_from_blob_internal maps the blob's own type name through
+    // sshkey_type_from_name: full names, or short names in any case (not ECDSA's, which
+    // names no curve).
+    let rebuilt = |key: &PublicKey, inner: &str| {
+        let blob = key.to_bytes().unwrap();
+        let mut r = crate::wire::Reader::new(&blob);
+        r.string().unwrap();
+        let mut out = Vec::new();
+        out.put_string(inner.as_bytes());
+        out.extend_from_slice(r.remaining());
+        Base64::encode_string(&out)
+    };
+    let (r, e, ec) = (rsa(), ed25519(), ecdsa());
+    for (key, word, inner, ok) in [
+        (&r, "ssh-rsa", "rsa-sha2-512", true),
+        (&r, "rsa-sha2-256", "rsa", true),
+        (&e, "ssh-ed25519", "ED25519", true),
+        (&ec, "ecdsa-sha2-nistp256", "ECDSA", false),
+        (&e, "ssh-ed25519", "ED25519-CERT", false),
+    ] {
+        let kh = parse(&format!("h {word} {}\n", rebuilt(key, inner)));
+        assert_eq!(kh.entries().next().map(|(_, en)| &en.key), ok.then(|| key.key_data()), "{word} {inner}");
+    }
+}
+
+#[test]
+fn unreadable_revocations_are_reported() {
+    let e = ed25519();
+    let text = format!(
+        "h {e}\n@revoked * ssh-ed25519 !!!!\n@revoked other ssh-ed25519 !!!!\n@revoked |1|bad x y\n@revoked h nokey\n# @revoked h x\n",
+        e = k(&e)
+    );
+    let kh = parse(&text);
+    let v = kh.check(&HostQuery::new("H", 22), (&e).into(), 0);
+    assert_eq!(v.status, HostStatus::Match { line: 1, without_port: false });
+    assert_eq!(v.unreadable_revocations, [2, 4, 5]);
+    assert!(v.status.is_trusted() && !v.is_trusted_strict());
+    let v = kh.check(&HostQuery::new("other", 22), (&e).into(), 0);
+    assert_eq!(v.unreadable_revocations, [2, 3, 4]);
+    // The address and the bare name count too.
+    let kh = parse(&format!("[h]:2222 {}\n@revoked [192.0.2.1]:2222 RSA x\n@revoked h RSA x\n", k(&e)));
+    let v = kh.check(&HostQuery::new("h", 2222).ip("192.0.2.1"), (&e).into(), 0);
+    assert_eq!(v.unreadable_revocations, [2, 3]);
+    assert!(parse(&format!("h {}\n", k(&e))).check(&HostQuery::new("h", 22), (&e).into(), 0).is_trusted_strict());
+}
+
+#[test]
+fn reading_stops_at_nul() {
+    let e = ed25519();
+    // OpenSSH reads `a`: no key, so no entry; certainly not `*`.
+    let kh = parse(&format!("a\0,* {}\n", k(&e)));
+    assert_eq!(kh.problems().next().unwrap().reason, InvalidReason::MissingKey);
+    assert_eq!(status(&kh, "evil.example.com", 22, &e), HostStatus::NotFound);
+    // What follows a NUL after the key is not a comment; the line writes back unchanged.
+    let mut kh = parse(&format!("h {} real\0 junk\n\0# x\n", k(&e)));
+    assert_eq!(kh.entries().next().unwrap().1.comment, "real");
+    assert_eq!(kh.lines()[1].kind(), &LineKind::Blank);
+    assert!(status(&kh, "h", 22, &e).is_trusted());
+    kh.hash_all(&mut SeededRng::new(1)).unwrap();
+    assert_eq!(KnownHosts::parse(&kh.write()).unwrap(), kh);
+    // Edits refuse NUL and control characters.
+    let entry =
+        |hosts: &str, comment: &str| Entry::new(Hosts::patterns(hosts), e.key_data().clone()).with_comment(comment);
+    for (hosts, comment) in [("a\0,*", ""), ("a\u{1}", ""), ("a\u{7f}", "")] {
+        assert!(matches!(entry(hosts, comment).to_line(), Err(EditError::InvalidHosts(_))), "{hosts:?}");
+    }
+    for comment in ["x\0y", "x\u{1b}[31m", "x\ry", "x\n"] {
+        assert!(matches!(entry("a", comment).to_line(), Err(EditError::InvalidComment(_))), "{comment:?}");
+    }
+    assert!(entry("a", "tab\tok").to_line().is_ok());
+    for bad in ["a\0b", "a\u{1}"] {
+        assert!(matches!(KnownHosts::new().add(bad, e.key_data(), Hashing::Plain), Err(EditError::InvalidHostName(_))));
+    }
+}
+
+#[test]
+fn alias_principal_is_lowercased() {
+    let now = 1_700_000_000;
+    let q = HostQuery::new("10.0.0.1", 22).alias("DB.Example");
+    assert_eq!(q.principal(), "db.example");
+    let cert = host_cert(&ed25519(), &["db.example"], 0, u64::MAX);
+    let kh = parse(&format!("@cert-authority * {}\n", k(&ca_ed25519())));
+    assert_eq!(kh.check(&q, (&cert).into(), now).status, HostStatus::CaSigned { line: 1, without_port: false });
+}
+
+#[test]
+fn host_certificate_principals_are_exact() {
+    let now = 1_700_000_000;
+    let kh = parse(&format!("@cert-authority * {}\n", k(&ca_ed25519())));
+    for principals in [&["*"][..], &["*.example.com"], &["db?example.com"]] {
+        let cert = host_cert(&ed25519(), principals, 0, u64::MAX);
+        let s = kh.check(&HostQuery::new("db.example.com", 22), (&cert).into(), now).status;
+        assert!(
+            matches!(&s, HostStatus::CertificateRejected { error: CertificateError::PrincipalNotListed { .. }, .. }),
+            "{principals:?}: {s:?}"
+        );
+    }
+}
+
+#[test]
+fn recorded_names_are_literal() {
+    let e = ed25519();
+    for bad in ["*", "*.example.com", "h?", "a!b", "[h]:*"] {
+        let mut kh = parse(&format!("x {}\n", k(&other_ed25519(1))));
+        assert!(matches!(kh.add(bad, e.key_data(), Hashing::Plain), Err(EditError::InvalidHostName(_))), "{bad}");
+        assert!(matches!(kh.replace_key(bad, e.key_data(), Hashing::Plain), Err(EditError::InvalidHostName(_))));
+        let mut hk = HostKeys::new();
+        assert!(matches!(hk.add(bad, "ssh-ed25519", &e), Err(EditError::InvalidHostName(_))), "{bad}");
+        assert!(!hk.check("evil.com", &e));
+        assert_eq!(hk.save(), "");
+    }
+    assert!(KnownHosts::new().add("[h]:2222", e.key_data(), Hashing::Plain).is_ok());
+}
+
+#[test]
+fn narrowing_that_changes_a_line_is_refused() {
+    let (old, new) = (other_ed25519(1), ed25519());
+    let evil = hash_host("evil", &[3; 20]);
+    // Without `b`, `b,|1|…` would read as a hashed name: `evil` would get the old key.
+    let text = format!("b,{evil} {}\nc {}\n", k(&old), k(&old));
+    let mut kh = parse(&text);
+    assert_eq!(kh.replace_key("b", new.key_data(), Hashing::Plain), Err(EditError::NarrowingChangesLine(1)));
+    assert_eq!(kh.write(), text, "nothing changed");
+    assert_eq!(status(&kh, "evil", 22, &old), HostStatus::NotFound);
+    // `#` or `@` first would make a comment or a marker of it: refused as well.
+    for rest in ["#x", "@revoked"] {
+        let text = format!("b,{rest} {}\n", k(&old));
+        let mut kh = parse(&text);
+        assert_eq!(kh.replace_key("b", new.key_data(), Hashing::Plain), Err(EditError::NarrowingChangesLine(1)));
+        assert_eq!(kh.write(), text);
+    }
+}
+
+#[test]
+fn replace_key_handles_many_lines_in_one_pass() {
+    let (old, new) = (other_ed25519(1), ed25519());
+    let n = 20_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&if i % 2 == 0 { format!("h {}\n", k(&old)) } else { format!("h,o{i} {}\n", k(&old)) });
+    }
+    let mut kh = parse(&text);
+    let r = kh.replace_key("h", new.key_data(), Hashing::Plain).unwrap();
+    assert_eq!(r.removed, (0..n).step_by(2).map(|i| i + 1).collect::<Vec<_>>());
+    assert_eq!(r.narrowed, (1..n).step_by(2).map(|i| i + 1).collect::<Vec<_>>());
+    assert_eq!(r.line, 1);
+    assert_eq!(kh.len(), n / 2 + 1);
+    assert_eq!(kh.lines()[0].raw(), format!("h {}", k(&new)));
+    assert_eq!(kh.lines()[1].raw(), format!("o1 {}", k(&old)));
+}
+
+#[test]
+fn paramiko_keys_and_items_in_one_pass() {
+    let e = ed25519();
+    let n = 20_000;
+    let text: String = (0..n).map(|i| format!("n{i},N{i} {}\n", k(&e))).collect();
+    let hk = HostKeys::from_text(&text).unwrap();
+    assert_eq!(hk.len(), 2 * n);
+    let keys = hk.keys();
+    assert_eq!(keys.len(), 2 * n);
+    assert_eq!(&keys[..3], ["n0", "N0", "n1"]);
+    let items = hk.items();
+    assert_eq!(items.len(), 2 * n);
+    assert_eq!(items[1].0, "N0");
+    assert_eq!(items[1].1["ssh-ed25519"].key_data(), e.key_data());
+}
+
+#[test]
+fn paramiko_add_takes_hashed_names() {
+    let e = ed25519();
+    let mut hk = HostKeys::new();
+    let h = HostKeys::hash_host("host.example", "WlpaWlpaWlpaWlpaWlpaWlpaWlo=").unwrap();
+    hk.add(&h, "ssh-ed25519", &e).unwrap();
+    assert_eq!(hk.save(), format!("{h} {}\n", k(&e)));
+    assert!(hk.check("host.example", &e));
+    assert!(matches!(hk.known_hosts().entries().next().unwrap().1.hosts, Hosts::Hashed(_)));
+    // Again: the same line gets the new key.
+    let o = other_ed25519(2);
+    hk.add(&h, "ssh-ed25519", &o).unwrap();
+    assert_eq!(hk.save(), format!("{h} {}\n", k(&o)));
+    assert!(matches!(hk.add("|1|bad|hash", "ssh-ed25519", &e), Err(EditError::InvalidHostName(_))));
+}
+
+#[test]
+fn paramiko_remove_only_names_the_host() {
+    let (e, o) = (ed25519(), other_ed25519(2));
+    let text = format!("*.x,!b.x {}\na.x {}\n", k(&e), k(&o));
+    let mut hk = HostKeys::from_text(&text).unwrap();
+    assert!(hk.remove("A.x"));
+    assert_eq!(hk.save(), format!("*.x,!b.x {}\n", k(&e)));
+    assert!(!hk.remove("c.x"), "a pattern match is not a name");
+    assert_eq!(hk.save(), format!("*.x,!b.x {}\n", k(&e)));
+    let mut hashed = HostKeys::from_text(&format!("{} {}\n", hash_host("c.x", &[1; 20]), k(&e))).unwrap();
+    assert!(hashed.remove("c.x"));
+    assert!(hashed.is_empty());
+}
+
+#[test]
+fn paramiko_check_honours_revoked() {
+    let e = ed25519();
+    let hk = HostKeys::from_text(&format!("h {e}\n@revoked * {e}\n", e = k(&e))).unwrap();
+    assert!(hk.lookup("h").is_some());
+    assert!(!hk.check("h", &e));
+    let hk = HostKeys::from_text(&format!("h {}\n@revoked h ssh-ed25519 !!!!\n", k(&e))).unwrap();
+    assert!(!hk.check("h", &e), "an unreadable revocation fails closed");
+    let hk = HostKeys::from_text(&format!("h {}\n@revoked g ssh-ed25519 !!!!\n", k(&e))).unwrap();
+    assert!(hk.check("h", &e));
+}
+
+#[test]
+fn bytes_must_be_utf8() {
+    let e = k(&ed25519());
+    let text = format!("h {e}\n");
+    assert_eq!(KnownHosts::parse_bytes(text.as_bytes(), ParseLimits::DEFAULT).unwrap(), parse(&text));
+    let mut bad = text.clone().into_bytes();
+    bad.extend_from_slice(b"# caf\xe9\n");
+    assert_eq!(KnownHosts::parse_bytes(&bad, ParseLimits::DEFAULT), Err(ParseError::NotUtf8 { line: 2 }));
 }

@@ -32,7 +32,18 @@ fn every_refusal_is_told_apart() {
     let trusted = |k: &KeyData| k == ca.public_key().key_data();
     let host = cert(&ca, CertType::Host, &["*.example.com", "exact.org"], (100, 200), &[]);
     let at = |t| CertificateCheck::new(CertType::Host, t);
-    assert_eq!(check_certificate(&host, &at(150).principal("www.example.com"), trusted), Ok(()));
+    // Principals are literal by default (OpenSSH 9.2); patterns only when asked for.
+    assert_eq!(
+        check_certificate(&host, &at(150).principal("www.example.com"), trusted),
+        Err(CertificateError::PrincipalNotListed { principal: "www.example.com".into() })
+    );
+    assert_eq!(check_certificate(&host, &at(150).principal("*.example.com"), trusted), Ok(()));
+    let wild = |t| at(t).principal_match(PrincipalMatch::Wildcard);
+    assert_eq!(check_certificate(&host, &wild(150).principal("www.example.com"), trusted), Ok(()));
+    assert_eq!(
+        check_certificate(&host, &wild(150).principal("www.example.org"), trusted),
+        Err(CertificateError::PrincipalNotListed { principal: "www.example.org".into() })
+    );
     assert_eq!(check_certificate(&host, &at(150).principal("exact.org"), trusted), Ok(()));
     assert_eq!(check_certificate(&host, &at(150), trusted), Ok(()));
     assert_eq!(
