@@ -132,7 +132,13 @@ impl HostKeyVerifier for KnownHostsVerifier {
             let kh = Self::load(file)?;
             // A certificate that no trusted CA vouches for is judged as its plain key, as
             // OpenSSH does.
-            let status = match kh.check(&query, key.into(), now()).status {
+            let verdict = kh.check(&query, key.into(), now());
+            // An @revoked line that names this host but cannot be read might revoke this
+            // very key: fail closed.
+            if let Some(line) = verdict.unreadable_revocations.first() {
+                return Err(format!("{}:{line}: unreadable @revoked entry for {}", file.display(), self.host));
+            }
+            let status = match verdict.status {
                 HostStatus::CertificateRejected { plain, .. } => *plain,
                 s => s,
             };
