@@ -1097,6 +1097,11 @@ impl KnownHosts {
                 }
             }
         }
+        // A line that had no newline because it was last needs one if a line now follows.
+        let followed = kept.len().saturating_sub(1);
+        for l in kept.iter_mut().take(followed) {
+            l.newline = true;
+        }
         self.lines = kept;
         match (first, new_line) {
             (Some(at), _) => report.line = at + 1,
