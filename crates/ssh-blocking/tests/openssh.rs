@@ -171,21 +171,7 @@ fn local_forward_through_sshd() {
     require_peers!(Peer::Sshd);
     let sshd = Sshd::start().unwrap();
     let key = user_key(&sshd);
-    let echo = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for s in l.incoming().flatten() {
-                std::thread::spawn(move || {
-                    let mut r = s.try_clone().unwrap();
-                    let mut w = s;
-                    let _ = std::io::copy(&mut r, &mut w);
-                    let _ = w.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        });
-        addr
-    };
+    let echo = test_support::EchoServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut o = ConnectOptions::new("127.0.0.1", sshd.port(), &current_user());
     o.keys = vec![key];
@@ -193,7 +179,8 @@ fn local_forward_through_sshd() {
     o.policy = UnknownHostPolicy::AutoAdd;
     let c = Client::connect(&o).unwrap();
     let fwd =
-        LocalForward::start(Arc::clone(c.session()), "127.0.0.1:0".parse().unwrap(), "127.0.0.1", echo.port()).unwrap();
+        LocalForward::start(Arc::clone(c.session()), "127.0.0.1:0".parse().unwrap(), "127.0.0.1", echo.addr().port())
+            .unwrap();
     let data: Vec<u8> = (0..(4u32 << 20)).map(|i| (i.wrapping_mul(7919) >> 8) as u8).collect();
     let mut s = TcpStream::connect(fwd.local_addr()).unwrap();
     let mut r = s.try_clone().unwrap();

@@ -184,29 +184,12 @@ fn openssh_client_against_our_server() {
     stop.stop();
 }
 
-/// An echo server on loopback: every connection gets its bytes back.
-pub fn echo_server() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut r = s.try_clone().unwrap();
-                let mut w = s;
-                let _ = std::io::copy(&mut r, &mut w);
-                let _ = w.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    addr
-}
-
 /// `-L` through our server to an echo server: several connections at once, checksummed;
 /// a target the handler refuses closes the local connection.
 #[test]
 fn local_forward_through_our_server() {
     let (addr, user, stop) = start();
-    let echo = echo_server();
+    let echo = test_support::EchoServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
     o.keys = vec![user];
@@ -217,7 +200,7 @@ fn local_forward_through_our_server() {
         Arc::clone(c.session()),
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1",
-        echo.port(),
+        echo.addr().port(),
     )
     .unwrap();
     let workers: Vec<_> = (0..4u8)
@@ -242,5 +225,15 @@ fn local_forward_through_our_server() {
     for w in workers {
         w.join().unwrap();
     }
+    // The handler allows only 127.0.0.1: a forward elsewhere is refused by the server and
+    // the local connection ends without data.
+    let refused =
+        ssh_blocking::LocalForward::start(Arc::clone(c.session()), "127.0.0.1:0".parse().unwrap(), "192.0.2.1", 9)
+            .unwrap();
+    let mut s = std::net::TcpStream::connect(refused.local_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert!(got.is_empty());
     stop.stop();
 }

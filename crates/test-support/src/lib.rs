@@ -28,6 +28,7 @@
 
 pub mod algos;
 mod client;
+mod echo;
 pub mod fixtures;
 mod matrix;
 mod paramiko;
@@ -40,6 +41,7 @@ pub mod toy_shell;
 
 pub use algos::Combo;
 pub use client::{Outcome, client_handshake, system_rng};
+pub use echo::EchoServer;
 pub use matrix::{MatrixReport, default_workers, run_matrix, run_matrix_with};
 pub use paramiko::{
     ParamikoAlgorithms, ParamikoAuth, ParamikoCase, ParamikoClient, ParamikoExec, ParamikoNegotiated, ParamikoServer,

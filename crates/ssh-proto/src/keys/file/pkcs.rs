@@ -22,11 +22,6 @@ const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
 
-fn mpint(bytes: &[u8], format: &'static str) -> Result<Mpint, KeyFileError> {
-    let _ = format;
-    Ok(Mpint::from_positive_bytes(bytes))
-}
-
 fn boxed(n: &rsa::BoxedUint) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(n.to_be_bytes_trimmed_vartime().into_vec())
 }
@@ -40,13 +35,16 @@ pub(crate) fn rsa_keypair(k: &rsa::PrivateKey) -> Result<KeypairData, KeyFileErr
         return Err(KeyFileError::malformed(f, "multi-prime RSA keys are not supported"));
     };
     let iqmp = k.crt_coefficient().ok_or_else(|| KeyFileError::malformed(f, "no CRT coefficient"))?;
-    let public = RsaPublicKey::new(mpint(&boxed(k.e()), f)?, mpint(&boxed(k.n().as_ref()), f)?)
-        .map_err(|e| KeyFileError::malformed(f, e))?;
+    let public = RsaPublicKey::new(
+        Mpint::from_positive_bytes(&boxed(k.e())),
+        Mpint::from_positive_bytes(&boxed(k.n().as_ref())),
+    )
+    .map_err(|e| KeyFileError::malformed(f, e))?;
     let private = RsaPrivateKey::new(
-        mpint(&boxed(k.d()), f)?,
-        mpint(&boxed(&iqmp), f)?,
-        mpint(&boxed(p), f)?,
-        mpint(&boxed(q), f)?,
+        Mpint::from_positive_bytes(&boxed(k.d())),
+        Mpint::from_positive_bytes(&boxed(&iqmp)),
+        Mpint::from_positive_bytes(&boxed(p)),
+        Mpint::from_positive_bytes(&boxed(q)),
     )
     .map_err(|e| KeyFileError::malformed(f, e))?;
     Ok(KeypairData::Rsa(RsaKeypair::new(public, private).map_err(|e| KeyFileError::malformed(f, e))?))
@@ -77,12 +75,8 @@ pub(crate) fn ec_from_sec1(der: &[u8]) -> Result<KeypairData, KeyFileError> {
     }
 }
 
-fn ec_secret_bytes(k: &EcdsaKeypair) -> &[u8] {
-    k.private_key_bytes()
-}
-
 pub(crate) fn ec_to_sec1(k: &EcdsaKeypair) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
-    let bytes = ec_secret_bytes(k);
+    let bytes = k.private_key_bytes();
     let der = match k {
         EcdsaKeypair::NistP256 { .. } => {
             p256::SecretKey::from_slice(bytes).map_err(KeyFileError::encode)?.to_sec1_der()
@@ -118,9 +112,14 @@ pub(crate) fn dsa_from_openssl(der: &[u8]) -> Result<KeypairData, KeyFileError> 
     if !version.is_empty() && version.as_slice() != [0] {
         return Err(KeyFileError::malformed(f, "unknown version"));
     }
-    let public = DsaPublicKey::new(mpint(p, f)?, mpint(q, f)?, mpint(g, f)?, mpint(y, f)?)
-        .map_err(|e| KeyFileError::malformed(f, e))?;
-    let private = DsaPrivateKey::new(mpint(x, f)?).map_err(|e| KeyFileError::malformed(f, e))?;
+    let public = DsaPublicKey::new(
+        Mpint::from_positive_bytes(p),
+        Mpint::from_positive_bytes(q),
+        Mpint::from_positive_bytes(g),
+        Mpint::from_positive_bytes(y),
+    )
+    .map_err(|e| KeyFileError::malformed(f, e))?;
+    let private = DsaPrivateKey::new(Mpint::from_positive_bytes(x)).map_err(|e| KeyFileError::malformed(f, e))?;
     Ok(KeypairData::Dsa(DsaKeypair::new(public, private).map_err(|e| KeyFileError::malformed(f, e))?))
 }
 
@@ -183,7 +182,7 @@ pub(crate) fn to_pkcs8(key: &KeypairData) -> Result<Zeroizing<Vec<u8>>, KeyFileE
     let doc = match key {
         KeypairData::Rsa(k) => ssh_rsa(k)?.to_pkcs8_der().map_err(KeyFileError::encode)?,
         KeypairData::Ecdsa(k) => {
-            let bytes = ec_secret_bytes(k);
+            let bytes = k.private_key_bytes();
             match k {
                 EcdsaKeypair::NistP256 { .. } => {
                     p256::SecretKey::from_slice(bytes).map_err(KeyFileError::encode)?.to_pkcs8_der()
