@@ -49,6 +49,9 @@ impl Default for Timeouts {
     }
 }
 
+/// Answers one round of keyboard-interactive prompts, one answer per prompt.
+type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;
+
 /// How an authentication call ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthOutcome {
@@ -166,7 +169,7 @@ impl Session {
     /// moves on). `answer` runs without the session's lock, so a human may take their time.
     fn auth_outcome(
         &self,
-        mut answer: Option<&mut dyn FnMut(&InfoRequest) -> Vec<String>>,
+        mut answer: Option<&mut PromptAnswerer<'_>>,
     ) -> Result<AuthOutcome, Error> {
         enum Step {
             Done(AuthOutcome),
