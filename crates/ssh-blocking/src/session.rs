@@ -167,10 +167,7 @@ impl Session {
     /// Waits for the outcome of the authentication request just sent, answering
     /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
     /// moves on). `answer` runs without the session's lock, so a human may take their time.
-    fn auth_outcome(
-        &self,
-        mut answer: Option<&mut PromptAnswerer<'_>>,
-    ) -> Result<AuthOutcome, Error> {
+    fn auth_outcome(&self, mut answer: Option<&mut PromptAnswerer<'_>>) -> Result<AuthOutcome, Error> {
         enum Step {
             Done(AuthOutcome),
             Prompts(InfoRequest),
