@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelId, ChannelKind};
 use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
@@ -47,6 +48,9 @@ impl Default for Timeouts {
         }
     }
 }
+
+/// Answers one round of keyboard-interactive prompts, one answer per prompt.
+type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;
 
 /// How an authentication call ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,53 +164,64 @@ impl Session {
         self.shared.lock().ended.is_none()
     }
 
-    /// Waits for the outcome of the authentication request just sent, answering signature
-    /// requests with `signer`.
-    fn auth_outcome(&self, signer: Option<&KeyPair>) -> Result<AuthOutcome, Error> {
-        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-        self.shared.wait_for(deadline(self.timeouts.auth), "authentication", |st| {
-            while let Some(at) = st.events.iter().position(|e| {
-                matches!(
-                    e,
-                    Event::AuthBanner { .. }
-                        | Event::AuthSuccess { .. }
-                        | Event::AuthFailure { .. }
-                        | Event::AuthSign { .. }
-                        | Event::AuthPrompts(_)
-                        | Event::AuthPasswordChange { .. }
-                )
-            }) {
-                match st.events.remove(at)? {
-                    Event::AuthBanner { message } => {
-                        *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-                    }
-                    Event::AuthSuccess { .. } => return Some(Ok(AuthOutcome::Success)),
-                    Event::AuthFailure { methods, partial_success: true } => {
-                        return Some(Ok(AuthOutcome::Partial { methods }));
-                    }
-                    Event::AuthFailure { methods, .. } => return Some(Ok(AuthOutcome::Failure { methods })),
-                    Event::AuthSign { token, algorithm, data, .. } => {
-                        let signed = signer.map(|k| k.sign(algorithm, &data, &mut rng));
-                        let r = match signed {
-                            Some(Ok(sig)) => st.conn.provide_signature(token, &sig),
-                            _ => st.conn.signature_failed(token),
-                        };
-                        if let Err(e) = r {
-                            return Some(Err(e.into()));
+    /// Waits for the outcome of the authentication request just sent, answering
+    /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
+    /// moves on). `answer` runs without the session's lock, so a human may take their time.
+    fn auth_outcome(&self, mut answer: Option<&mut PromptAnswerer<'_>>) -> Result<AuthOutcome, Error> {
+        enum Step {
+            Done(AuthOutcome),
+            Prompts(InfoRequest),
+        }
+        let until = deadline(self.timeouts.auth);
+        loop {
+            let step = self.shared.wait_for(until, "authentication", |st| {
+                while let Some(at) = st.events.iter().position(|e| {
+                    matches!(
+                        e,
+                        Event::AuthBanner { .. }
+                            | Event::AuthSuccess { .. }
+                            | Event::AuthFailure { .. }
+                            | Event::AuthSign { .. }
+                            | Event::AuthPrompts(_)
+                            | Event::AuthPasswordChange { .. }
+                    )
+                }) {
+                    match st.events.remove(at)? {
+                        Event::AuthBanner { message } => {
+                            *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
                         }
-                    }
-                    // Prompts and password changes need their own calls (coming with
-                    // keyboard-interactive support); say no so the server moves on.
-                    Event::AuthPrompts(_) => {
-                        if let Err(e) = st.conn.auth_info_response(&[]) {
-                            return Some(Err(e.into()));
+                        Event::AuthSuccess { .. } => return Some(Ok(Step::Done(AuthOutcome::Success))),
+                        Event::AuthFailure { methods, partial_success: true } => {
+                            return Some(Ok(Step::Done(AuthOutcome::Partial { methods })));
                         }
+                        Event::AuthFailure { methods, .. } => {
+                            return Some(Ok(Step::Done(AuthOutcome::Failure { methods })));
+                        }
+                        // Local keys are signed by the core; an external signer (agent) comes
+                        // with its own call.
+                        Event::AuthSign { token, .. } => {
+                            if let Err(e) = st.conn.signature_failed(token) {
+                                return Some(Err(e.into()));
+                            }
+                        }
+                        Event::AuthPrompts(request) => return Some(Ok(Step::Prompts(request))),
+                        _ => {}
                     }
-                    _ => {}
+                }
+                None
+            })?;
+            match step {
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Prompts(request) => {
+                    let answers = match answer.as_mut() {
+                        Some(f) => f(&request),
+                        None => Vec::new(),
+                    };
+                    let refs: Vec<&str> = answers.iter().map(String::as_str).collect();
+                    self.shared.lock().conn.auth_info_response(&refs)?;
                 }
             }
-            None
-        })
+        }
     }
 
     /// `none` authentication (learns the allowed methods, or logs in a user without one).
@@ -220,6 +235,18 @@ impl Session {
     pub fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().conn.auth_password(user, password)?;
         self.auth_outcome(None)
+    }
+
+    /// Keyboard-interactive authentication: `answer` gets each round of prompts and returns
+    /// one answer per prompt (Paramiko's `auth_interactive`).
+    pub fn auth_interactive(
+        &self,
+        user: &str,
+        submethods: &str,
+        mut answer: impl FnMut(&InfoRequest) -> Vec<String>,
+    ) -> Result<AuthOutcome, Error> {
+        self.shared.lock().conn.auth_keyboard_interactive(user, submethods)?;
+        self.auth_outcome(Some(&mut answer))
     }
 
     /// Public key authentication with a local key (the core signs).

@@ -27,6 +27,24 @@ impl ServerHandler for Handler {
     fn check_auth_password(&self, user: &str, password: &str) -> AuthDecision {
         if user == "bob" && password == "hunter22" { AuthDecision::Accept } else { AuthDecision::Reject }
     }
+    fn check_auth_interactive(&self, user: &str, _submethods: &[String]) -> ssh_blocking::Interactive {
+        use ssh_blocking::ssh_proto::auth::{InfoRequest, Prompt};
+        if user != "carol" {
+            return ssh_blocking::Interactive::Decide(AuthDecision::Reject);
+        }
+        ssh_blocking::Interactive::Prompts(InfoRequest {
+            name: "two questions".into(),
+            instruction: String::new(),
+            prompts: vec![
+                Prompt { text: "Password: ".into(), echo: false },
+                Prompt { text: "Code: ".into(), echo: true },
+            ],
+        })
+    }
+    fn check_auth_interactive_response(&self, _user: &str, answers: &[&str]) -> ssh_blocking::Interactive {
+        let ok = answers == ["pw", "1234"];
+        ssh_blocking::Interactive::Decide(if ok { AuthDecision::Accept } else { AuthDecision::Reject })
+    }
     fn check_exec_request(&self, _command: &[u8]) -> bool {
         true
     }
@@ -235,5 +253,32 @@ fn local_forward_through_our_server() {
     let mut got = Vec::new();
     s.read_to_end(&mut got).unwrap();
     assert!(got.is_empty());
+    stop.stop();
+}
+
+/// Keyboard-interactive: the prompts reach the callback, the answers decide.
+#[test]
+fn keyboard_interactive_prompts_and_answers() {
+    use ssh_blocking::ssh_proto::client;
+    use ssh_blocking::{AuthOutcome, Session, Timeouts};
+    let (addr, _user, stop) = start();
+    let connect = || {
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        Session::handshake(tcp.try_into().unwrap(), client::Config::default(), Timeouts::default(), |_: &_| Ok(()))
+            .unwrap()
+    };
+    let s = connect();
+    let mut seen = Vec::new();
+    let outcome = s
+        .auth_interactive("carol", "", |req| {
+            seen.extend(req.prompts.iter().map(|p| (p.text.clone(), p.echo)));
+            vec!["pw".to_owned(), "1234".to_owned()]
+        })
+        .unwrap();
+    assert_eq!(outcome, AuthOutcome::Success);
+    assert_eq!(seen, [("Password: ".to_owned(), false), ("Code: ".to_owned(), true)]);
+    let s = connect();
+    let outcome = s.auth_interactive("carol", "", |_| vec!["pw".to_owned(), "wrong".to_owned()]).unwrap();
+    assert!(matches!(outcome, AuthOutcome::Failure { .. }), "{outcome:?}");
     stop.stop();
 }
