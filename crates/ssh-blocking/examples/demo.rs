@@ -17,7 +17,7 @@ use ssh_blocking::ssh_proto::connection::{ChannelKind, ExitStatus};
 use ssh_blocking::ssh_proto::ssh_key::PublicKey;
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, server};
 use ssh_blocking::{
-    AuthDecision, Channel, Client, ConnectOptions, LocalForward, Server, ServerHandler, UnknownHostPolicy,
+    AuthDecision, Client, ConnectOptions, LocalForward, Server, ServerHandler, ServerSession, UnknownHostPolicy,
 };
 
 const MIB: usize = 1 << 20;
@@ -115,7 +115,8 @@ impl ServerHandler for Demo {
         true
     }
     /// `greet`, `download N` (N bytes of the pattern), `upload` (checksum of stdin).
-    fn exec(&self, ch: &mut Channel, command: &[u8]) -> ExitStatus {
+    fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
+        let ch = &mut session.channel;
         let command = String::from_utf8_lossy(command);
         let mut words = command.split_whitespace();
         match (words.next(), words.next().and_then(|n| n.parse::<usize>().ok())) {

@@ -115,6 +115,12 @@ impl Channel {
         self.request(ChannelRequest::WindowChange { cols, rows, width_px: 0, height_px: 0 }, false)
     }
 
+    /// Asks the server to forward the agent on this session (`auth-agent-req@openssh.com`);
+    /// the agent channels it then opens go to [`crate::Session::set_agent_handler`].
+    pub fn request_agent_forwarding(&self) -> Result<(), Error> {
+        self.request(ChannelRequest::AuthAgent, true)
+    }
+
     /// Sends a signal (`TERM`, `INT`, …) to the remote command.
     pub fn signal(&self, name: &str) -> Result<(), Error> {
         self.request(ChannelRequest::Signal { name: name.to_owned() }, false)

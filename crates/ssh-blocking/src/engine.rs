@@ -18,11 +18,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ssh_proto::connection::{
-    ChannelError, ChannelId, ChannelRequest, ExitStatus, GlobalReply, GlobalToken, OpenFailure, RequestToken,
+    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, GlobalToken,
+    OpenFailure, RequestToken,
 };
 use ssh_proto::{DisconnectReason, Event, client, server};
 
 use crate::Error;
+use crate::channel::Channel;
 use crate::stream::Stream;
 
 /// The sans-IO connection calls the engine needs, for both roles.
@@ -49,6 +51,13 @@ pub(crate) trait Core: Send + 'static {
         request: &ChannelRequest,
         want_reply: bool,
     ) -> Result<(), ChannelError>;
+    fn open_channel(&mut self, kind: &ChannelKind) -> Result<ChannelId, ChannelError>;
+    fn accept_channel(&mut self, id: ChannelId) -> Result<(), ChannelError>;
+    fn global_request(
+        &mut self,
+        request: &GlobalRequest,
+        want_reply: bool,
+    ) -> Result<Option<GlobalToken>, ChannelError>;
 }
 
 macro_rules! impl_core {
@@ -104,6 +113,15 @@ macro_rules! impl_core {
             }
             fn channel_request(&mut self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), ChannelError> {
                 <$t>::channel_request(self, id, request, want_reply)
+            }
+            fn open_channel(&mut self, kind: &ChannelKind) -> Result<ChannelId, ChannelError> {
+                <$t>::open_channel(self, kind)
+            }
+            fn accept_channel(&mut self, id: ChannelId) -> Result<(), ChannelError> {
+                <$t>::accept_channel(self, id)
+            }
+            fn global_request(&mut self, request: &GlobalRequest, want_reply: bool) -> Result<Option<GlobalToken>, ChannelError> {
+                <$t>::global_request(self, request, want_reply)
             }
         }
     )*};
@@ -521,6 +539,67 @@ impl<C: Core> Shared<C> {
                 let _ = t.join();
             }
         }
+    }
+}
+
+impl<C: Core> Shared<C> {
+    /// Opens a channel of `kind` and waits until the peer confirms or refuses it.
+    pub(crate) fn open_channel(
+        self: &Arc<Self>,
+        kind: &ChannelKind,
+        deadline: Option<Instant>,
+    ) -> Result<Channel, Error> {
+        let id = {
+            let mut g = self.lock();
+            let id = g.conn.open_channel(kind)?;
+            g.channels.insert(id, ChannelState::new(Opening::Pending));
+            id
+        };
+        self.wait_for(deadline, "the channel to open", |st| {
+            let ch = st.channels.get_mut(&id)?;
+            match &ch.opening {
+                Opening::Pending => None,
+                Opening::Open => Some(Ok(())),
+                Opening::Failed { reason, description } => {
+                    let e = Error::ChannelOpen { reason: *reason, description: description.clone() };
+                    st.channels.remove(&id);
+                    Some(Err(e))
+                }
+            }
+        })?;
+        let link: Arc<dyn Link> = self.clone();
+        Ok(Channel::new(link, id, None))
+    }
+
+    /// Accepts the peer's channel `id` (from a `ChannelOpenRequest` event) as a handle.
+    pub(crate) fn accept_channel(self: &Arc<Self>, id: ChannelId) -> Result<Channel, Error> {
+        {
+            let mut g = self.lock();
+            g.conn.accept_channel(id)?;
+            g.channels.insert(id, ChannelState::new(Opening::Open));
+        }
+        let link: Arc<dyn Link> = self.clone();
+        Ok(Channel::new(link, id, None))
+    }
+
+    /// Sends a global request and waits for its reply.
+    pub(crate) fn global_request(
+        &self,
+        request: &GlobalRequest,
+        deadline: Option<Instant>,
+    ) -> Result<GlobalReply, Error> {
+        let token = self.lock().conn.global_request(request, true)?;
+        let Some(token) = token else { return Err(Error::RequestRefused(request.name().to_owned())) };
+        self.wait_for(deadline, "the global request reply", |st| {
+            let at = st
+                .events
+                .iter()
+                .position(|e| matches!(e, Event::GlobalRequestResult { token: t, .. } if *t == token))?;
+            match st.events.remove(at) {
+                Some(Event::GlobalRequestResult { reply, .. }) => Some(Ok(reply)),
+                _ => None,
+            }
+        })
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use crate::Session;
 use crate::channel::Channel;
+use crate::{Error, Session};
 
 /// Copies `tcp` → channel and channel → `tcp` until both directions end, then closes the
 /// channel. EOF is passed on in each direction separately (half-close).
@@ -41,50 +41,114 @@ fn copy_out(channel: &mut Channel, tcp: &mut TcpStream) -> io::Result<()> {
     }
 }
 
-/// A local forward (`ssh -L`): connections to the bound address are carried to
-/// `host:port` as seen from the server. Dropping it stops accepting.
-pub struct LocalForward {
+/// A listening socket whose connections each go to `serve` in a thread of their own.
+/// Dropping it stops accepting.
+pub(crate) struct Listening {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
 }
 
-impl LocalForward {
-    /// Listens on `bind` and forwards each connection through `session` to `host:port`.
-    pub fn start(session: Arc<Session>, bind: SocketAddr, host: &str, port: u16) -> io::Result<Self> {
-        let listener = TcpListener::bind(bind)?;
+impl Listening {
+    pub(crate) fn start(listener: TcpListener, serve: impl Fn(TcpStream) + Send + Sync + 'static) -> io::Result<Self> {
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&stopping);
-        let host = host.to_owned();
+        let serve = Arc::new(serve);
         thread::Builder::new().name("ssh-forward-accept".into()).spawn(move || {
             for tcp in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(tcp) = tcp else { continue };
-                let peer = tcp.peer_addr().ok();
-                let (orig, orig_port) = peer.map_or(("127.0.0.1".to_owned(), 0), |p| (p.ip().to_string(), p.port()));
-                match session.open_direct_tcpip(&host, port, &orig, orig_port) {
-                    Ok(ch) => {
-                        let _ = thread::Builder::new().name("ssh-forward".into()).spawn(move || pump(ch, tcp));
-                    }
-                    // The server refused: drop the TCP connection, as ssh does.
-                    Err(_) => drop(tcp),
-                }
+                let serve = Arc::clone(&serve);
+                let _ = thread::Builder::new().name("ssh-forward".into()).spawn(move || serve(tcp));
             }
         })?;
         Ok(Self { addr, stopping })
     }
 
-    /// The local address connections go to (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 }
 
-impl Drop for LocalForward {
+impl Drop for Listening {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
+        // Wake the blocked accept (an unspecified bind address is reached over loopback).
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect(wake);
+    }
+}
+
+/// The address and port a TCP connection came from, as forwarding channels name them.
+pub(crate) fn origin(tcp: &TcpStream) -> (String, u16) {
+    tcp.peer_addr().map_or(("127.0.0.1".to_owned(), 0), |p| (p.ip().to_string(), p.port()))
+}
+
+/// A local forward (`ssh -L`): connections to the bound address are carried to
+/// `host:port` as seen from the server. Dropping it stops accepting.
+pub struct LocalForward {
+    listening: Listening,
+}
+
+impl LocalForward {
+    /// Listens on `bind` and forwards each connection through `session` to `host:port`.
+    pub fn start(session: Arc<Session>, bind: SocketAddr, host: &str, port: u16) -> io::Result<Self> {
+        let host = host.to_owned();
+        let listening = Listening::start(TcpListener::bind(bind)?, move |tcp| {
+            let (orig, orig_port) = origin(&tcp);
+            // The server refused: drop the TCP connection, as ssh does.
+            if let Ok(ch) = session.open_direct_tcpip(&host, port, &orig, orig_port) {
+                let _ = pump(ch, tcp);
+            }
+        })?;
+        Ok(Self { listening })
+    }
+
+    /// The local address connections go to (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listening.local_addr()
+    }
+}
+
+/// A remote forward (`ssh -R`): the server listens on `address:port` and each connection
+/// it accepts is carried back and connected to `host:port` as seen from this machine.
+/// Dropping it cancels the forward.
+pub struct RemoteForward {
+    session: Arc<Session>,
+    address: String,
+    port: u32,
+}
+
+impl RemoteForward {
+    /// Asks the server to listen on `address:port` (port 0: it chooses) and forwards each
+    /// connection to `host:port`.
+    pub fn start(session: Arc<Session>, address: &str, port: u32, host: &str, target_port: u16) -> Result<Self, Error> {
+        let host = host.to_owned();
+        let port = session.request_port_forward(address, port, move |ch, _from| {
+            // Nobody listens there: closing the channel tells the server, as ssh does.
+            if let Ok(tcp) = TcpStream::connect((host.as_str(), target_port)) {
+                let _ = pump(ch, tcp);
+            }
+        })?;
+        Ok(Self { session, address: address.to_owned(), port })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn remote_port(&self) -> u32 {
+        self.port
+    }
+}
+
+impl Drop for RemoteForward {
+    fn drop(&mut self) {
+        let _ = self.session.cancel_port_forward(&self.address, self.port);
     }
 }

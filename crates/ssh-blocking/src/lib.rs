@@ -6,6 +6,7 @@
 //! [`Session`] and [`Channel`] calls lock the core's state, issue a command and wait on a
 //! condition variable.
 
+mod accept;
 mod channel;
 mod client;
 mod engine;
@@ -16,12 +17,15 @@ mod server;
 mod session;
 mod stream;
 
+pub use accept::Forwarded;
 pub use channel::{Channel, Stderr, Stdin};
 pub use client::{Client, ConnectOptions, Exec};
 pub use error::Error;
-pub use forward::{LocalForward, pump};
+pub use forward::{LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
-pub use server::{AuthDecision, Interactive, Server, ServerHandler, StopHandle, serve_connection};
+pub use server::{
+    AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle, serve_connection,
+};
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
 pub use stream::Stream;
 

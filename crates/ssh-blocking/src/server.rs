@@ -2,19 +2,24 @@
 //! core's decisions by calling a [`ServerHandler`], and each accepted exec, shell or
 //! subsystem runs in its own thread with the [`Channel`] to serve.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ssh_proto::auth::{AuthAttempt, AuthReply, InfoRequest};
-use ssh_proto::connection::{ChannelKind, ChannelRequest, ExitStatus, OpenFailure, PtyRequest};
+use ssh_proto::connection::{
+    ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest,
+};
 use ssh_proto::{DisconnectReason, Event, server};
 
 use crate::channel::Channel;
 use crate::engine::{ChannelState, Link, Opening, Shared};
+use crate::forward::{Listening, origin, pump};
 use crate::{Error, Stream};
 
 /// An authentication decision.
@@ -81,34 +86,47 @@ pub trait ServerHandler: Send + Sync + 'static {
     /// `host:port` and copies both ways, as sshd does for `-L`.
     fn direct_tcpip(&self, channel: Channel, host: &str, port: u16) {
         if let Ok(tcp) = std::net::TcpStream::connect((host, port)) {
-            let _ = crate::forward::pump(channel, tcp);
+            let _ = pump(channel, tcp);
         }
     }
-    /// Whether to allocate a pseudo-terminal.
+    /// Where to listen for a remote forward the client asks for (`ssh -R address:port`;
+    /// port 0: any), or `None` to refuse. The server binds the returned address and carries
+    /// each connection to the client in a `forwarded-tcpip` channel until the client
+    /// cancels or leaves. sshd's `GatewayPorts no` is `Some((Ipv4Addr::LOCALHOST,
+    /// port).into())` whatever the address.
+    fn check_port_forward_request(&self, _address: &str, _port: u16) -> Option<SocketAddr> {
+        None
+    }
+    /// Whether to allocate a pseudo-terminal; an accepted request reaches the command as
+    /// [`ServerSession::pty`].
     fn check_pty_request(&self, _pty: &PtyRequest) -> bool {
         false
     }
-    /// Whether to accept an environment variable.
+    /// Whether to accept an environment variable; accepted ones reach the command as
+    /// [`ServerSession::env`].
     fn check_env_request(&self, _name: &str, _value: &str) -> bool {
         false
     }
-    /// The terminal changed size.
-    fn window_change(&self, _cols: u32, _rows: u32) {}
+    /// Whether to forward the client's agent on this session (`auth-agent-req@openssh.com`);
+    /// accepted, it shows as [`ServerSession::agent_forwarding`].
+    fn check_agent_forward_request(&self) -> bool {
+        false
+    }
     /// Whether to run `command`; when yes, [`ServerHandler::exec`] runs it.
     fn check_exec_request(&self, _command: &[u8]) -> bool {
         false
     }
-    /// Serves an accepted exec on `channel` (its own thread). The returned status is sent
-    /// and the channel closed when it returns.
-    fn exec(&self, _channel: &mut Channel, _command: &[u8]) -> ExitStatus {
+    /// Serves an accepted exec (its own thread). The returned status is sent and the
+    /// channel closed when it returns.
+    fn exec(&self, _session: &mut ServerSession, _command: &[u8]) -> ExitStatus {
         ExitStatus::Code(127)
     }
     /// Whether to start a shell; when yes, [`ServerHandler::shell`] serves it.
     fn check_shell_request(&self) -> bool {
         false
     }
-    /// Serves an accepted shell on `channel` (its own thread).
-    fn shell(&self, _channel: &mut Channel) -> ExitStatus {
+    /// Serves an accepted shell (its own thread).
+    fn shell(&self, _session: &mut ServerSession) -> ExitStatus {
         ExitStatus::Code(127)
     }
     /// Whether a subsystem of this name exists; when yes, [`ServerHandler::subsystem`]
@@ -116,10 +134,79 @@ pub trait ServerHandler: Send + Sync + 'static {
     fn check_subsystem_request(&self, _name: &str) -> bool {
         false
     }
-    /// Serves an accepted subsystem on `channel` (its own thread).
-    fn subsystem(&self, _channel: &mut Channel, _name: &str) -> ExitStatus {
+    /// Serves an accepted subsystem (its own thread).
+    fn subsystem(&self, _session: &mut ServerSession, _name: &str) -> ExitStatus {
         ExitStatus::Code(1)
     }
+}
+
+/// A control request that arrived while a command, shell or subsystem runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionControl {
+    /// `signal`: deliver this signal (name without `SIG`: `TERM`, `INT`, …).
+    Signal(String),
+    /// `window-change`: the client's terminal has a new size.
+    WindowChange {
+        /// Width in characters.
+        cols: u32,
+        /// Height in rows.
+        rows: u32,
+        /// Width in pixels.
+        width_px: u32,
+        /// Height in pixels.
+        height_px: u32,
+    },
+    /// `break` (RFC 4335) of this many milliseconds.
+    Break(u32),
+}
+
+/// A session channel being served: the channel, what the client set up before the command
+/// (environment, pty, agent forwarding), and the control requests that arrive while it runs.
+pub struct ServerSession {
+    /// The channel: `Read` is the client's stdin, `Write` its stdout,
+    /// [`Channel::write_stderr`] its stderr.
+    pub channel: Channel,
+    /// Environment variables the handler accepted, in the order sent.
+    pub env: Vec<(String, String)>,
+    /// The pseudo-terminal the handler accepted, with the latest size.
+    pub pty: Option<PtyRequest>,
+    /// Whether agent forwarding was accepted on this session.
+    pub agent_forwarding: bool,
+    controls: Receiver<SessionControl>,
+    conn: Arc<Shared<server::Connection>>,
+}
+
+impl ServerSession {
+    /// The next control request, if one is waiting.
+    pub fn try_control(&self) -> Option<SessionControl> {
+        self.controls.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for the next control request (`None` also when the channel is
+    /// gone).
+    pub fn control_timeout(&self, timeout: Duration) -> Option<SessionControl> {
+        self.controls.recv_timeout(timeout).ok()
+    }
+
+    /// Opens a channel to the client's forwarded agent (`auth-agent@openssh.com`); what
+    /// sshd does for each connection to the `SSH_AUTH_SOCK` it made for the session.
+    /// Refused unless [`ServerSession::agent_forwarding`].
+    pub fn open_agent_channel(&self) -> Result<Channel, Error> {
+        if !self.agent_forwarding {
+            return Err(Error::RequestRefused("auth-agent@openssh.com: agent forwarding was not requested".into()));
+        }
+        self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + Duration::from_secs(30)))
+    }
+}
+
+/// What the client set up on a session channel before its command starts, then the way to
+/// reach the running command.
+#[derive(Default)]
+struct SessionSetup {
+    env: Vec<(String, String)>,
+    pty: Option<PtyRequest>,
+    agent_forwarding: bool,
+    running: Option<Sender<SessionControl>>,
 }
 
 /// A listening server.
@@ -200,6 +287,10 @@ pub fn serve_connection(
 }
 
 fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerHandler>) -> Result<(), Error> {
+    let mut sessions: HashMap<ChannelId, SessionSetup> = HashMap::new();
+    // Remote forwards by the (address, port) the client knows them by; dropped with the
+    // connection, which stops their listeners.
+    let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
     loop {
         let ev = match shared.wait_for(None, "an event", |st| st.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
@@ -231,6 +322,8 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerH
                 let yes = handler.check_channel_request(&kind);
                 {
                     let mut g = shared.lock();
+                    // Setups of channels that have since closed go (ids are reused).
+                    sessions.retain(|id, _| g.channels.get(id).is_some_and(|ch| !ch.closed));
                     if !yes {
                         g.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
                         continue;
@@ -238,63 +331,165 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerH
                     g.conn.accept_channel(id)?;
                     g.channels.insert(id, ChannelState::new(Opening::Open));
                 }
-                if let ChannelKind::DirectTcpip { host, port, .. } = kind {
-                    let link: Arc<dyn Link> = shared.clone();
-                    let handler = Arc::clone(handler);
-                    let port = u16::try_from(port).unwrap_or(0);
-                    let _ = thread::Builder::new().name("ssh-server-forward".into()).spawn(move || {
-                        let channel = Channel::new(link, id, None);
-                        let _ = catch_unwind(AssertUnwindSafe(|| handler.direct_tcpip(channel, &host, port)));
-                    });
+                match kind {
+                    ChannelKind::Session => {
+                        sessions.insert(id, SessionSetup::default());
+                    }
+                    ChannelKind::DirectTcpip { host, port, .. } => {
+                        let link: Arc<dyn Link> = shared.clone();
+                        let handler = Arc::clone(handler);
+                        let port = u16::try_from(port).unwrap_or(0);
+                        let _ = thread::Builder::new().name("ssh-server-forward".into()).spawn(move || {
+                            let channel = Channel::new(link, id, None);
+                            let _ = catch_unwind(AssertUnwindSafe(|| handler.direct_tcpip(channel, &host, port)));
+                        });
+                    }
+                    _ => {}
                 }
             }
             Event::ChannelRequest { id, token, request } => {
-                let (ok, serve) = match &request {
-                    ChannelRequest::Pty(pty) => (handler.check_pty_request(pty), None),
-                    ChannelRequest::Env { name, value } => (handler.check_env_request(name, value), None),
-                    ChannelRequest::WindowChange { cols, rows, .. } => {
-                        handler.window_change(*cols, *rows);
-                        (true, None)
-                    }
-                    ChannelRequest::Exec { command } => {
-                        let yes = handler.check_exec_request(command);
-                        (yes, yes.then(|| Serve::Exec(command.to_vec())))
-                    }
-                    ChannelRequest::Shell => {
-                        let yes = handler.check_shell_request();
-                        (yes, yes.then_some(Serve::Shell))
-                    }
-                    ChannelRequest::Subsystem { name } => {
-                        let yes = handler.check_subsystem_request(name);
-                        (yes, yes.then(|| Serve::Subsystem(name.clone())))
-                    }
-                    _ => (false, None),
-                };
+                let setup = sessions.get_mut(&id);
+                let (ok, serve) = session_request(handler, setup, request);
                 if let Some(token) = token {
                     shared.lock().conn.channel_request_reply(id, token, ok)?;
                 }
-                if let Some(what) = serve {
-                    let link: Arc<dyn Link> = shared.clone();
+                if let (Some(what), Some(setup)) = (serve, sessions.get_mut(&id)) {
+                    let (tx, rx) = channel();
+                    setup.running = Some(tx);
+                    let session = ServerSession {
+                        channel: Channel::new(shared.clone(), id, None),
+                        env: std::mem::take(&mut setup.env),
+                        pty: setup.pty.clone(),
+                        agent_forwarding: setup.agent_forwarding,
+                        controls: rx,
+                        conn: Arc::clone(shared),
+                    };
                     let handler = Arc::clone(handler);
                     let _ = thread::Builder::new().name("ssh-server-channel".into()).spawn(move || {
-                        let mut channel = Channel::new(link, id, None);
+                        let mut session = session;
                         let status = catch_unwind(AssertUnwindSafe(|| match &what {
-                            Serve::Exec(cmd) => handler.exec(&mut channel, cmd),
-                            Serve::Shell => handler.shell(&mut channel),
-                            Serve::Subsystem(name) => handler.subsystem(&mut channel, name),
+                            Serve::Exec(cmd) => handler.exec(&mut session, cmd),
+                            Serve::Shell => handler.shell(&mut session),
+                            Serve::Subsystem(name) => handler.subsystem(&mut session, name),
                         }))
                         .unwrap_or(ExitStatus::Code(255));
-                        let _ = channel.send_eof();
-                        let _ = channel.send_exit_status(status);
+                        let _ = session.channel.send_eof();
+                        let _ = session.channel.send_exit_status(status);
                         // Dropping the channel closes it.
                     });
                 }
             }
-            Event::GlobalRequest { token: Some(token), .. } => {
-                shared.lock().conn.global_request_reply(token, ssh_proto::connection::GlobalReply::Failure)?;
+            Event::GlobalRequest { token, request } => {
+                let reply = global_request(shared, handler, &mut forwards, request);
+                if let Some(token) = token {
+                    shared.lock().conn.global_request_reply(token, reply)?;
+                }
             }
             _ => {}
         }
+    }
+}
+
+/// Answers a global request: remote forwards and their cancellation; anything else is
+/// refused (OpenSSH's keepalives take a refusal as proof of life).
+fn global_request(
+    shared: &Arc<Shared<server::Connection>>,
+    handler: &Arc<dyn ServerHandler>,
+    forwards: &mut HashMap<(String, u32), Listening>,
+    request: GlobalRequest,
+) -> GlobalReply {
+    match request {
+        GlobalRequest::TcpipForward { address, port } => {
+            let Ok(wanted) = u16::try_from(port) else { return GlobalReply::Failure };
+            let Some(bind) = handler.check_port_forward_request(&address, wanted) else { return GlobalReply::Failure };
+            let Ok(listener) = TcpListener::bind(bind) else { return GlobalReply::Failure };
+            let Ok(local) = listener.local_addr() else { return GlobalReply::Failure };
+            let bound = if wanted == 0 { u32::from(local.port()) } else { port };
+            let (conn, name) = (Arc::clone(shared), address.clone());
+            let listening = Listening::start(listener, move |tcp| {
+                let (originator, originator_port) = origin(&tcp);
+                let kind = ChannelKind::ForwardedTcpip {
+                    address: name.clone(),
+                    port: bound,
+                    originator,
+                    originator_port: u32::from(originator_port),
+                };
+                if let Ok(channel) = conn.open_channel(&kind, Some(Instant::now() + Duration::from_secs(30))) {
+                    let _ = pump(channel, tcp);
+                }
+            });
+            let Ok(listening) = listening else { return GlobalReply::Failure };
+            forwards.insert((address, bound), listening);
+            GlobalReply::Success { bound_port: (wanted == 0).then_some(bound), data: Default::default() }
+        }
+        GlobalRequest::CancelTcpipForward { address, port } => match forwards.remove(&(address, port)) {
+            Some(_) => GlobalReply::Success { bound_port: None, data: Default::default() },
+            None => GlobalReply::Failure,
+        },
+        _ => GlobalReply::Failure,
+    }
+}
+
+/// Answers one request on a session channel: whether it succeeded, and what to start.
+/// Requests before the command shape its setup; once it runs, controls go to it and a
+/// second command is refused, as sshd does.
+fn session_request(
+    handler: &Arc<dyn ServerHandler>,
+    setup: Option<&mut SessionSetup>,
+    request: ChannelRequest,
+) -> (bool, Option<Serve>) {
+    let Some(setup) = setup else { return (false, None) };
+    if let Some(running) = &setup.running {
+        let control = match request {
+            ChannelRequest::Signal { name } => SessionControl::Signal(name),
+            ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
+                SessionControl::WindowChange { cols, rows, width_px, height_px }
+            }
+            ChannelRequest::Break { length_ms } => SessionControl::Break(length_ms),
+            _ => return (false, None),
+        };
+        return (running.send(control).is_ok(), None);
+    }
+    match request {
+        ChannelRequest::Pty(pty) => {
+            let ok = setup.pty.is_none() && handler.check_pty_request(&pty);
+            if ok {
+                setup.pty = Some(pty);
+            }
+            (ok, None)
+        }
+        ChannelRequest::Env { name, value } => {
+            let ok = handler.check_env_request(&name, &value);
+            if ok {
+                setup.env.push((name, value));
+            }
+            (ok, None)
+        }
+        ChannelRequest::WindowChange { cols, rows, width_px, height_px } => match &mut setup.pty {
+            Some(pty) => {
+                (pty.cols, pty.rows, pty.width_px, pty.height_px) = (cols, rows, width_px, height_px);
+                (true, None)
+            }
+            None => (false, None),
+        },
+        ChannelRequest::AuthAgent => {
+            let ok = handler.check_agent_forward_request();
+            setup.agent_forwarding |= ok;
+            (ok, None)
+        }
+        ChannelRequest::Exec { command } => {
+            let yes = handler.check_exec_request(&command);
+            (yes, yes.then(|| Serve::Exec(command.to_vec())))
+        }
+        ChannelRequest::Shell => {
+            let yes = handler.check_shell_request();
+            (yes, yes.then_some(Serve::Shell))
+        }
+        ChannelRequest::Subsystem { name } => {
+            let yes = handler.check_subsystem_request(&name);
+            (yes, yes.then(|| Serve::Subsystem(name)))
+        }
+        _ => (false, None),
     }
 }
 

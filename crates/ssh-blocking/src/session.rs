@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
-use ssh_proto::connection::{ChannelId, ChannelKind};
+use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
 use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
 
 use crate::Error;
+use crate::accept::{Acceptor, Forwarded};
 use crate::channel::Channel;
-use crate::engine::{ChannelState, Link, Opening, Shared};
+use crate::engine::Shared;
 use crate::stream::Stream;
 
 /// Decides whether to trust the server's host key (known_hosts policies implement it).
@@ -86,6 +87,7 @@ pub struct Session {
     timeouts: Timeouts,
     host_key: ServerHostKey,
     banner: std::sync::Mutex<Option<String>>,
+    acceptor: Arc<Acceptor>,
 }
 
 fn deadline(t: Option<Duration>) -> Option<Instant> {
@@ -131,7 +133,7 @@ impl Session {
         shared
             .wait_for(until, "the key exchange", |st| st.conn.is_established().then_some(Ok(())))
             .map_err(|e| fail(&shared, e))?;
-        Ok(Self { shared, timeouts, host_key: key, banner: std::sync::Mutex::new(None) })
+        Ok(Self { shared, timeouts, host_key: key, banner: std::sync::Mutex::new(None), acceptor: Arc::default() })
     }
 
     /// The server's host key, as verified.
@@ -257,13 +259,12 @@ impl Session {
 
     /// Opens a session channel (for exec, shell or a subsystem).
     pub fn open_session(&self) -> Result<Channel, Error> {
-        let id = {
-            let mut g = self.shared.lock();
-            let id = g.conn.open_session()?;
-            g.channels.insert(id, ChannelState::new(Opening::Pending));
-            id
-        };
-        self.wait_open(id)
+        self.open_channel(&ChannelKind::Session)
+    }
+
+    /// Opens a channel of any type and waits for the server's answer.
+    pub fn open_channel(&self, kind: &ChannelKind) -> Result<Channel, Error> {
+        self.shared.open_channel(kind, deadline(self.timeouts.channel))
     }
 
     /// Opens a `direct-tcpip` channel to `host:port` as seen from the server (what `-L`
@@ -275,36 +276,50 @@ impl Session {
         originator: &str,
         originator_port: u16,
     ) -> Result<Channel, Error> {
-        let kind = ChannelKind::DirectTcpip {
+        self.open_channel(&ChannelKind::DirectTcpip {
             host: host.to_owned(),
             port: u32::from(port),
             originator: originator.to_owned(),
             originator_port: u32::from(originator_port),
-        };
-        let id = {
-            let mut g = self.shared.lock();
-            let id = g.conn.open_channel(&kind)?;
-            g.channels.insert(id, ChannelState::new(Opening::Pending));
-            id
-        };
-        self.wait_open(id)
+        })
     }
 
-    fn wait_open(&self, id: ChannelId) -> Result<Channel, Error> {
-        self.shared.wait_for(deadline(self.timeouts.channel), "the channel to open", |st| {
-            let ch = st.channels.get_mut(&id)?;
-            match &ch.opening {
-                Opening::Pending => None,
-                Opening::Open => Some(Ok(())),
-                Opening::Failed { reason, description } => {
-                    let e = Error::ChannelOpen { reason: *reason, description: description.clone() };
-                    st.channels.remove(&id);
-                    Some(Err(e))
-                }
-            }
-        })?;
-        let link: Arc<dyn Link> = self.shared.clone();
-        Ok(Channel::new(link, id, None))
+    /// Asks the server to listen on `address:port` (`ssh -R`; port 0 lets it choose) and
+    /// returns the port it listens on. Each connection it accepts arrives as a channel,
+    /// handed with its origin to `handler` in a thread of its own.
+    pub fn request_port_forward(
+        &self,
+        address: &str,
+        port: u32,
+        handler: impl Fn(Channel, Forwarded) + Send + Sync + 'static,
+    ) -> Result<u32, Error> {
+        self.acceptor.start(&self.shared)?;
+        let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
+        let bound = match self.shared.global_request(&request, deadline(self.timeouts.channel))? {
+            GlobalReply::Success { bound_port, .. } => bound_port.unwrap_or(port),
+            GlobalReply::Failure => return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}"))),
+        };
+        self.acceptor.add_forward(address, bound, Arc::new(handler));
+        Ok(bound)
+    }
+
+    /// Stops a remote forward: the server stops listening on `address:port` (the port
+    /// [`Session::request_port_forward`] returned).
+    pub fn cancel_port_forward(&self, address: &str, port: u32) -> Result<(), Error> {
+        self.acceptor.remove_forward(address, port);
+        let request = GlobalRequest::CancelTcpipForward { address: address.to_owned(), port };
+        match self.shared.global_request(&request, deadline(self.timeouts.channel))? {
+            GlobalReply::Success { .. } => Ok(()),
+            GlobalReply::Failure => Err(Error::RequestRefused(format!("cancel-tcpip-forward {address}:{port}"))),
+        }
+    }
+
+    /// Accepts the agent channels the server opens on sessions that asked for agent
+    /// forwarding ([`Channel::request_agent_forwarding`]), handing each to `handler` in a
+    /// thread of its own.
+    pub fn set_agent_handler(&self, handler: impl Fn(Channel) + Send + Sync + 'static) -> Result<(), Error> {
+        self.acceptor.set_agent(Arc::new(handler));
+        self.acceptor.start(&self.shared)
     }
 
     /// Starts a key re-exchange now.

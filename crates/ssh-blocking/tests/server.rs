@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ssh_blocking::ssh_proto::connection::ExitStatus;
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, SeededRng, server};
-use ssh_blocking::{AuthDecision, Channel, Client, ConnectOptions, Server, ServerHandler, UnknownHostPolicy};
+use ssh_blocking::{AuthDecision, Client, ConnectOptions, Server, ServerHandler, ServerSession, UnknownHostPolicy};
 use test_support::process::run_with_input;
 use test_support::{Peer, require_peers};
 
@@ -57,7 +57,8 @@ impl ServerHandler for Handler {
         }
     }
     /// `cat`: echo stdin; `fail`: stderr and exit 9; `panic`: the handler panics.
-    fn exec(&self, ch: &mut Channel, command: &[u8]) -> ExitStatus {
+    fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
+        let ch = &mut session.channel;
         match command {
             b"cat" => {
                 let mut buf = vec![0u8; 32 * 1024];

@@ -1,0 +1,114 @@
+//! Channels the server opens to the client: connections to remotely forwarded ports
+//! (`ssh -R`) and to the forwarded agent (`ssh -A`). One thread per session takes them off
+//! the event queue and hands each to the handler registered for it, in its own thread.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use ssh_proto::Event;
+use ssh_proto::client;
+use ssh_proto::connection::{ChannelKind, OpenFailure};
+
+use crate::Error;
+use crate::channel::Channel;
+use crate::engine::Shared;
+
+/// Where a connection on a remotely forwarded port came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The address the server listens on, as requested.
+    pub address: String,
+    /// The port the server listens on.
+    pub port: u32,
+    /// Address of the peer that connected to the server.
+    pub originator: String,
+    /// Its port.
+    pub originator_port: u32,
+}
+
+/// Serves a connection that arrived on a remotely forwarded port.
+pub(crate) type ForwardHandler = Arc<dyn Fn(Channel, Forwarded) + Send + Sync>;
+/// Serves a connection to the forwarded agent.
+pub(crate) type AgentHandler = Arc<dyn Fn(Channel) + Send + Sync>;
+
+#[derive(Default)]
+struct Handlers {
+    /// By the (address, port) the server listens on, as its `forwarded-tcpip` opens name it.
+    tcpip: HashMap<(String, u32), ForwardHandler>,
+    agent: Option<AgentHandler>,
+    started: bool,
+}
+
+/// The handlers of one session, and its accepting thread once started.
+#[derive(Default)]
+pub(crate) struct Acceptor {
+    handlers: Mutex<Handlers>,
+}
+
+impl Acceptor {
+    fn lock(&self) -> MutexGuard<'_, Handlers> {
+        self.handlers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn add_forward(&self, address: &str, port: u32, handler: ForwardHandler) {
+        self.lock().tcpip.insert((address.to_owned(), port), handler);
+    }
+
+    pub(crate) fn remove_forward(&self, address: &str, port: u32) {
+        self.lock().tcpip.remove(&(address.to_owned(), port));
+    }
+
+    pub(crate) fn set_agent(&self, handler: AgentHandler) {
+        self.lock().agent = Some(handler);
+    }
+
+    /// Starts the accepting thread (once); until then the engine refuses every open.
+    pub(crate) fn start(self: &Arc<Self>, shared: &Arc<Shared<client::Connection>>) -> Result<(), Error> {
+        if std::mem::replace(&mut self.lock().started, true) {
+            return Ok(());
+        }
+        shared.lock().takes_channel_opens = true;
+        let (me, shared) = (Arc::clone(self), Arc::clone(shared));
+        thread::Builder::new().name("ssh-client-accept".into()).spawn(move || me.run(&shared))?;
+        Ok(())
+    }
+
+    fn run(&self, shared: &Arc<Shared<client::Connection>>) {
+        loop {
+            let Ok((id, kind)) = shared.wait_for(None, "a channel open", |st| {
+                let at = st.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
+                match st.events.remove(at) {
+                    Some(Event::ChannelOpenRequest { id, kind }) => Some(Ok((id, kind))),
+                    _ => None,
+                }
+            }) else {
+                return;
+            };
+            let job: Option<Box<dyn FnOnce(Channel) + Send>> = match kind {
+                ChannelKind::ForwardedTcpip { address, port, originator, originator_port } => {
+                    let handler = self.lock().tcpip.get(&(address.clone(), port)).cloned();
+                    handler.map(|h| {
+                        let from = Forwarded { address, port, originator, originator_port };
+                        Box::new(move |ch| h(ch, from)) as Box<dyn FnOnce(Channel) + Send>
+                    })
+                }
+                ChannelKind::AuthAgent => {
+                    let handler = self.lock().agent.clone();
+                    handler.map(|h| Box::new(move |ch| h(ch)) as Box<dyn FnOnce(Channel) + Send>)
+                }
+                _ => None,
+            };
+            let Some(job) = job else {
+                // Nothing asked for this: refuse it, as ssh does for an unknown forward.
+                let _ = shared.lock().conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "not requested");
+                continue;
+            };
+            let Ok(channel) = shared.accept_channel(id) else { continue };
+            let _ = thread::Builder::new().name("ssh-client-forwarded".into()).spawn(move || {
+                let _ = catch_unwind(AssertUnwindSafe(|| job(channel)));
+            });
+        }
+    }
+}
