@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ssh_proto::connection::{ChannelId, ChannelRequest, ExitStatus, PtyRequest, TerminalModes};
 
 use crate::Error;
-use crate::engine::{Link, Which};
+use crate::engine::{Link, StreamSetting, Which};
 
 /// An open channel. Dropping it closes the channel.
 ///
@@ -37,7 +37,7 @@ impl Stdin {
 
 impl Write for Stdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout))?)
+        self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -66,10 +66,43 @@ impl Channel {
         self.id
     }
 
-    /// How long a read, write or request may wait (`None`: forever). Paramiko's
-    /// `settimeout`.
+    /// How long a read, write or request may wait (`None`: forever), then
+    /// `ErrorKind::TimedOut`. Paramiko's `settimeout`; a zero timeout is non-blocking.
+    /// Handles taken with [`Channel::stdin`] and [`Channel::stderr`] copy the timeout then.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout;
+    }
+
+    /// Non-blocking mode (Paramiko's `setblocking(0)`): reads and writes that would wait fail
+    /// with `ErrorKind::WouldBlock` instead. Same as a zero timeout; `false` blocks forever.
+    pub fn set_nonblocking(&mut self, nonblocking: bool) {
+        self.timeout = nonblocking.then_some(Duration::ZERO);
+    }
+
+    /// Standard error goes into standard output from now on, what is buffered included
+    /// (Paramiko's `set_combine_stderr(True)`).
+    pub fn combine_stderr(&self) {
+        self.link.configure(self.id, StreamSetting::CombineStderr);
+    }
+
+    /// How much standard error may pile up unread before the channel's window stops
+    /// (default 128 MiB). The window is one per channel: a command writing to both streams
+    /// cannot be read through standard output alone once its unread standard error fills
+    /// this, so read both, combine them, or raise this.
+    pub fn set_stderr_read_ahead(&self, bytes: usize) {
+        self.link.configure(self.id, StreamSetting::StderrReadAhead(bytes));
+    }
+
+    /// No more standard output is wanted (Paramiko's `shutdown_read`): what is buffered is
+    /// dropped and what arrives is discarded, so the peer is never held back by it.
+    pub fn shutdown_read(&self) {
+        self.link.configure(self.id, StreamSetting::ShutdownRead);
+    }
+
+    /// Whether a read would return at once (data on standard output or error, EOF or
+    /// close): Paramiko's `recv_ready` / `recv_stderr_ready` together with `exit_status_ready`.
+    pub fn readable(&self) -> bool {
+        self.link.wait_readable(&[self.id], Some(Instant::now())).is_ok()
     }
 
     fn request(&self, request: ChannelRequest, want_reply: bool) -> Result<(), Error> {
@@ -176,21 +209,41 @@ impl Channel {
     }
 }
 
+/// Waits until at least one of `channels` is [`Channel::readable`], at most `timeout`;
+/// returns the positions of the readable ones (`select` over Paramiko channels). The
+/// channels must belong to one session.
+pub fn select(channels: &[&Channel], timeout: Option<Duration>) -> Result<Vec<usize>, Error> {
+    let Some(first) = channels.first() else { return Ok(Vec::new()) };
+    if channels.iter().any(|c| !Arc::ptr_eq(&c.link, &first.link)) {
+        return Err(Error::Io(io::Error::new(io::ErrorKind::InvalidInput, "select: channels of different sessions")));
+    }
+    let ids: Vec<ChannelId> = channels.iter().map(|c| c.id).collect();
+    first.link.wait_readable(&ids, deadline(timeout))
+}
+
+/// The `io::Error` of a failed read or write: a zero timeout is non-blocking mode.
+fn io_error(e: Error, timeout: Option<Duration>) -> io::Error {
+    match e {
+        Error::Timeout(_) if timeout == Some(Duration::ZERO) => io::Error::new(io::ErrorKind::WouldBlock, e),
+        e => e.into(),
+    }
+}
+
 impl Read for Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(self.link.read(self.id, Which::Stdout, buf, deadline(self.timeout))?)
+        self.link.read(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
     }
 }
 
 impl Read for Stderr {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(self.link.read(self.id, Which::Stderr, buf, deadline(self.timeout))?)
+        self.link.read(self.id, Which::Stderr, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
     }
 }
 
 impl Write for Channel {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout))?)
+        self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
     }
 
     /// Data goes out as soon as the window allows; nothing is held back to flush.

@@ -130,25 +130,66 @@ macro_rules! impl_core {
 impl_core!(client::Connection, server::Connection);
 
 /// Received bytes of one stream of a channel (data or extended data), as the core handed
-/// them over.
-#[derive(Default)]
+/// them over, and how much of them the peer's window has not been credited for yet.
+///
+/// Flow control: a stream may hold up to `absorb` bytes that are already credited (read
+/// ahead); beyond that the window opens only as the application reads. Standard output
+/// absorbs nothing, so a slow reader holds back its own channel and nothing else. Standard
+/// error absorbs up to its limit, so a command flooding both streams cannot stall standard
+/// output while nobody reads its standard error (Paramiko #1778): the window is one per
+/// channel, shared by both streams.
 pub(crate) struct Incoming {
     chunks: VecDeque<Bytes>,
     len: usize,
+    uncredited: usize,
+    absorb: usize,
 }
 
+/// Default read-ahead of a channel's standard error.
+pub(crate) const STDERR_ABSORB: usize = 128 << 20;
+
 impl Incoming {
-    fn push(&mut self, b: Bytes) {
+    fn new(absorb: usize) -> Self {
+        Self { chunks: VecDeque::new(), len: 0, uncredited: 0, absorb }
+    }
+
+    /// Credits what may be credited now; returns that many bytes.
+    fn settle(&mut self) -> usize {
+        let keep = self.uncredited.min(self.len.saturating_sub(self.absorb));
+        std::mem::replace(&mut self.uncredited, keep) - keep
+    }
+
+    /// Adds received bytes; returns how many to credit to the peer now.
+    fn push(&mut self, b: Bytes) -> usize {
         self.len += b.len();
-        self.chunks.push_back(b);
+        self.uncredited += b.len();
+        if !b.is_empty() {
+            self.chunks.push_back(b);
+        }
+        self.settle()
+    }
+
+    /// Moves everything of `other` behind our bytes; returns how many to credit now.
+    fn append(&mut self, other: &mut Incoming) -> usize {
+        self.len += std::mem::take(&mut other.len);
+        self.uncredited += std::mem::take(&mut other.uncredited);
+        self.chunks.append(&mut other.chunks);
+        self.settle()
+    }
+
+    /// Drops every buffered byte; returns how many to credit now.
+    fn clear(&mut self) -> usize {
+        self.chunks.clear();
+        self.len = 0;
+        std::mem::take(&mut self.uncredited)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Copies up to `out.len()` bytes out; returns how many.
-    pub(crate) fn take(&mut self, out: &mut [u8]) -> usize {
+    /// Copies up to `out.len()` bytes out; returns how many, and how many to credit.
+    pub(crate) fn take(&mut self, out: &mut [u8]) -> (usize, usize) {
         let mut n = 0;
         while n < out.len() {
             let Some(front) = self.chunks.front_mut() else { break };
@@ -163,7 +204,7 @@ impl Incoming {
             n += k;
         }
         self.len -= n;
-        n
+        (n, self.settle())
     }
 }
 
@@ -183,6 +224,10 @@ pub(crate) struct ChannelState {
     pub(crate) closed: bool,
     /// The handle is gone: data is consumed as it arrives and the entry goes at close.
     pub(crate) dropped: bool,
+    /// Standard error goes into `stdout` (Paramiko's `set_combine_stderr`).
+    pub(crate) combine_stderr: bool,
+    /// Standard output is no longer wanted (`shutdown_read`): consumed as it arrives.
+    pub(crate) discard_stdout: bool,
     pub(crate) exit: Option<ExitStatus>,
     /// Answers to our want-reply requests, in order.
     pub(crate) replies: VecDeque<(String, bool)>,
@@ -192,11 +237,13 @@ impl ChannelState {
     pub(crate) fn new(opening: Opening) -> Self {
         Self {
             opening,
-            stdout: Incoming::default(),
-            stderr: Incoming::default(),
+            stdout: Incoming::new(0),
+            stderr: Incoming::new(STDERR_ABSORB),
             eof: false,
             closed: false,
             dropped: false,
+            combine_stderr: false,
+            discard_stdout: false,
             exit: None,
             replies: VecDeque::new(),
         }
@@ -231,6 +278,13 @@ pub(crate) struct State<C> {
 }
 
 impl<C: Core> State<C> {
+    /// Returns `n` bytes of window to the peer of channel `id`.
+    pub(crate) fn credit(&mut self, id: ChannelId, n: usize) {
+        if n > 0 {
+            let _ = self.conn.channel_consumed(id, n);
+        }
+    }
+
     /// Sorts the core's events: channel traffic into its channel, the rest into `events`.
     fn dispatch(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
@@ -245,20 +299,26 @@ impl<C: Core> State<C> {
                         ch.opening = Opening::Failed { reason, description };
                     }
                 }
-                Event::ChannelData { id, data } => match self.channels.get_mut(&id) {
-                    Some(ch) if !ch.dropped => ch.stdout.push(data),
-                    _ => {
-                        let _ = self.conn.channel_consumed(id, data.len());
-                    }
-                },
-                Event::ChannelExtendedData { id, code, data } => match self.channels.get_mut(&id) {
-                    Some(ch) if code == 1 && !ch.dropped => ch.stderr.push(data),
-                    // Other extended data types have no reader: consume them so the window
-                    // keeps moving.
-                    _ => {
-                        let _ = self.conn.channel_consumed(id, data.len());
-                    }
-                },
+                Event::ChannelData { id, data } => {
+                    let credit = match self.channels.get_mut(&id) {
+                        Some(ch) if !ch.dropped && !ch.discard_stdout => ch.stdout.push(data),
+                        _ => data.len(),
+                    };
+                    self.credit(id, credit);
+                }
+                Event::ChannelExtendedData { id, code, data } => {
+                    let credit = match self.channels.get_mut(&id) {
+                        Some(ch) if code == 1 && !ch.dropped => match (ch.combine_stderr, ch.discard_stdout) {
+                            (true, true) => data.len(),
+                            (true, false) => ch.stdout.push(data),
+                            (false, _) => ch.stderr.push(data),
+                        },
+                        // Other extended data types have no reader: consume them so the
+                        // window keeps moving.
+                        _ => data.len(),
+                    };
+                    self.credit(id, credit);
+                }
                 Event::ChannelEof { id } => {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.eof = true;
@@ -625,6 +685,21 @@ pub(crate) trait Link: Send + Sync {
     fn close(&self, id: ChannelId);
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error>;
     fn buffered(&self, id: ChannelId, which: Which) -> usize;
+    fn configure(&self, id: ChannelId, setting: StreamSetting);
+    /// Waits until one of `ids` has something to read (data on either stream, EOF or
+    /// close); returns the positions in `ids` of those that do.
+    fn wait_readable(&self, ids: &[ChannelId], deadline: Option<Instant>) -> Result<Vec<usize>, Error>;
+}
+
+/// How a channel's incoming streams are handled.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StreamSetting {
+    /// Standard error goes into standard output (what is buffered moves over now).
+    CombineStderr,
+    /// Standard output is not wanted any more: dropped, and consumed as it arrives.
+    ShutdownRead,
+    /// Standard error may be read ahead up to this many bytes.
+    StderrReadAhead(usize),
 }
 
 impl<C: Core> Link for Shared<C> {
@@ -639,10 +714,8 @@ impl<C: Core> Link for Shared<C> {
                 Which::Stderr => &mut ch.stderr,
             };
             if incoming.len() > 0 {
-                let n = incoming.take(buf);
-                // The window opens only as the application reads: a slow reader holds back
-                // its own channel and nothing else.
-                let _ = st.conn.channel_consumed(id, n);
+                let (n, credit) = incoming.take(buf);
+                st.credit(id, credit);
                 return Some(Ok(n));
             }
             (ch.eof || ch.closed).then_some(Ok(0))
@@ -725,11 +798,100 @@ impl<C: Core> Link for Shared<C> {
         })
     }
 
+    fn configure(&self, id: ChannelId, setting: StreamSetting) {
+        let mut g = self.lock();
+        let st = &mut *g.st;
+        let Some(ch) = st.channels.get_mut(&id) else { return };
+        let credit = match setting {
+            StreamSetting::CombineStderr => {
+                ch.combine_stderr = true;
+                if ch.discard_stdout { ch.stderr.clear() } else { ch.stdout.append(&mut ch.stderr) }
+            }
+            StreamSetting::ShutdownRead => {
+                ch.discard_stdout = true;
+                ch.stdout.clear() + if ch.combine_stderr { ch.stderr.clear() } else { 0 }
+            }
+            StreamSetting::StderrReadAhead(n) => {
+                ch.stderr.absorb = n;
+                ch.stderr.settle()
+            }
+        };
+        st.credit(id, credit);
+    }
+
+    fn wait_readable(&self, ids: &[ChannelId], deadline: Option<Instant>) -> Result<Vec<usize>, Error> {
+        self.wait_for(deadline, "a readable channel", |st| {
+            let ready: Vec<usize> = ids
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| {
+                    st.channels
+                        .get(id)
+                        .is_none_or(|ch| ch.stdout.len() > 0 || ch.stderr.len() > 0 || ch.eof || ch.closed)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            (!ready.is_empty()).then_some(Ok(ready))
+        })
+    }
+
     fn buffered(&self, id: ChannelId, which: Which) -> usize {
         let g = self.lock();
         g.channels.get(&id).map_or(0, |ch| match which {
             Which::Stdout => ch.stdout.len(),
             Which::Stderr => ch.stderr.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Incoming;
+    use bytes::Bytes;
+
+    fn chunk(n: usize) -> Bytes {
+        Bytes::from(vec![7u8; n])
+    }
+
+    #[test]
+    fn without_read_ahead_credit_follows_reads() {
+        let mut s = Incoming::new(0);
+        assert_eq!(s.push(chunk(100)), 0);
+        assert_eq!(s.push(chunk(50)), 0);
+        let mut out = [0u8; 120];
+        assert_eq!(s.take(&mut out), (120, 120));
+        assert_eq!(s.take(&mut out), (30, 30));
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn read_ahead_is_credited_on_arrival_up_to_its_limit() {
+        let mut s = Incoming::new(100);
+        assert_eq!(s.push(chunk(60)), 60);
+        // 40 more fit; the other 20 wait for a read.
+        assert_eq!(s.push(chunk(60)), 40);
+        assert_eq!(s.len(), 120);
+        let mut out = [0u8; 10];
+        assert_eq!(s.take(&mut out), (10, 10));
+        assert_eq!(s.take(&mut out), (10, 10));
+        // Nothing uncredited is left: reads below the limit credit nothing.
+        assert_eq!(s.take(&mut out), (10, 0));
+        // 90 buffered: 10 of the next 30 fit; raising the limit credits the rest at once.
+        assert_eq!(s.push(chunk(30)), 10);
+        s.absorb = 1000;
+        assert_eq!(s.settle(), 20);
+    }
+
+    #[test]
+    fn moving_and_dropping_keep_the_window_whole() {
+        let mut err = Incoming::new(10);
+        assert_eq!(err.push(chunk(25)), 10);
+        let mut out = Incoming::new(0);
+        assert_eq!(out.push(chunk(5)), 0);
+        // Moved into a stream without read-ahead, the credited part stays credited.
+        assert_eq!(out.append(&mut err), 0);
+        assert_eq!((out.len(), err.len()), (30, 0));
+        assert_eq!(out.clear(), 20);
+        assert_eq!(out.len(), 0);
     }
 }

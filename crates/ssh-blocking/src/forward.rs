@@ -1,9 +1,10 @@
-//! TCP forwarding: moving bytes between a TCP connection and a channel (`-L` on the
-//! client, `direct-tcpip` targets on the server). Only copying lives here; which channels
+//! Forwarding: moving bytes between a TCP connection or Unix socket and a channel (`-L`
+//! and `-R` on the client, their listeners and targets on the server, the forwarded agent). Only copying lives here; which channels
 //! exist and what they may carry is the core's business.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -11,33 +12,61 @@ use std::thread;
 use crate::channel::Channel;
 use crate::{Error, Session};
 
-/// Copies `tcp` → channel and channel → `tcp` until both directions end, then closes the
-/// channel. EOF is passed on in each direction separately (half-close).
-pub fn pump(mut channel: Channel, tcp: TcpStream) -> io::Result<()> {
-    let _ = tcp.set_nodelay(true);
-    let mut from_tcp = tcp.try_clone()?;
+/// A byte stream [`pump`] can copy to and from a channel: a TCP connection or a Unix
+/// socket (the forwarded agent).
+pub trait Duplex: Read + Write + Send + Sized + 'static {
+    /// A second handle on the same stream, for the other direction.
+    fn try_clone(&self) -> io::Result<Self>;
+    /// Ends our sending half, keeping the receiving one (half-close).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl Duplex for TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        let s = TcpStream::try_clone(self)?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl Duplex for UnixStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        UnixStream::try_clone(self)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// Copies `stream` → channel and channel → `stream` until both directions end, then closes
+/// the channel. EOF is passed on in each direction separately (half-close).
+pub fn pump(mut channel: Channel, stream: impl Duplex) -> io::Result<()> {
+    let mut from_stream = stream.try_clone()?;
     let mut stdin = channel.stdin();
     let upstream = thread::Builder::new().name("ssh-forward-up".into()).spawn(move || {
-        let r = io::copy(&mut from_tcp, &mut stdin);
+        let r = io::copy(&mut from_stream, &mut stdin);
         let _ = stdin.send_eof();
         r
     })?;
-    let mut to_tcp = tcp;
-    let down = copy_out(&mut channel, &mut to_tcp);
-    let _ = to_tcp.shutdown(Shutdown::Write);
+    let mut to_stream = stream;
+    let down = copy_out(&mut channel, &mut to_stream);
+    let _ = to_stream.shutdown_write();
     let up = upstream.join().unwrap_or_else(|_| Err(io::Error::other("forwarding thread panicked")));
     drop(channel);
     down.and(up.map(|_| ()))
 }
 
-fn copy_out(channel: &mut Channel, tcp: &mut TcpStream) -> io::Result<()> {
+fn copy_out(channel: &mut Channel, out: &mut impl Write) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = channel.read(&mut buf)?;
         if n == 0 {
             return Ok(());
         }
-        tcp.write_all(buf.get(..n).unwrap_or_default())?;
+        out.write_all(buf.get(..n).unwrap_or_default())?;
     }
 }
 
@@ -46,6 +75,7 @@ fn copy_out(channel: &mut Channel, tcp: &mut TcpStream) -> io::Result<()> {
 pub(crate) struct Listening {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
+    accepting: Option<thread::JoinHandle<()>>,
 }
 
 impl Listening {
@@ -54,7 +84,7 @@ impl Listening {
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&stopping);
         let serve = Arc::new(serve);
-        thread::Builder::new().name("ssh-forward-accept".into()).spawn(move || {
+        let accepting = thread::Builder::new().name("ssh-forward-accept".into()).spawn(move || {
             for tcp in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -64,7 +94,7 @@ impl Listening {
                 let _ = thread::Builder::new().name("ssh-forward".into()).spawn(move || serve(tcp));
             }
         })?;
-        Ok(Self { addr, stopping })
+        Ok(Self { addr, stopping, accepting: Some(accepting) })
     }
 
     pub(crate) fn local_addr(&self) -> SocketAddr {
@@ -83,7 +113,12 @@ impl Drop for Listening {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
-        let _ = TcpStream::connect(wake);
+        let woken = TcpStream::connect_timeout(&wake, std::time::Duration::from_secs(5)).is_ok();
+        // The socket is closed once the accepting thread is gone: a cancelled forward
+        // stops listening before its reply goes out.
+        if let (true, Some(t)) = (woken, self.accepting.take()) {
+            let _ = t.join();
+        }
     }
 }
 

@@ -18,10 +18,10 @@ mod session;
 mod stream;
 
 pub use accept::Forwarded;
-pub use channel::{Channel, Stderr, Stdin};
+pub use channel::{Channel, Stderr, Stdin, select};
 pub use client::{Client, ConnectOptions, Exec};
 pub use error::Error;
-pub use forward::{LocalForward, RemoteForward, pump};
+pub use forward::{Duplex, LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use server::{
     AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle, serve_connection,

@@ -487,7 +487,7 @@ fn session_request(
         }
         ChannelRequest::Subsystem { name } => {
             let yes = handler.check_subsystem_request(&name);
-            (yes, yes.then(|| Serve::Subsystem(name)))
+            (yes, yes.then_some(Serve::Subsystem(name)))
         }
         _ => (false, None),
     }

@@ -322,6 +322,19 @@ impl Session {
         self.acceptor.start(&self.shared)
     }
 
+    /// Forwards agent channels to the agent listening on `socket` (usually
+    /// `SSH_AUTH_SOCK`), as `ssh -A` does; ask for forwarding on each session with
+    /// [`Channel::request_agent_forwarding`].
+    pub fn forward_agent(&self, socket: impl Into<std::path::PathBuf>) -> Result<(), Error> {
+        let socket = socket.into();
+        self.set_agent_handler(move |channel| {
+            // No agent there: the closed channel tells the server's client so.
+            if let Ok(agent) = std::os::unix::net::UnixStream::connect(&socket) {
+                let _ = crate::forward::pump(channel, agent);
+            }
+        })
+    }
+
     /// Starts a key re-exchange now.
     pub fn rekey(&self) -> Result<(), Error> {
         Ok(self.shared.lock().conn.rekey()?)

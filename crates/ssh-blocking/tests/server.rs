@@ -57,7 +57,61 @@ impl ServerHandler for Handler {
         }
     }
     /// `cat`: echo stdin; `fail`: stderr and exit 9; `panic`: the handler panics.
+    fn check_port_forward_request(&self, address: &str, port: u16) -> Option<std::net::SocketAddr> {
+        (address == "127.0.0.1").then(|| (std::net::Ipv4Addr::LOCALHOST, port).into())
+    }
+    fn check_env_request(&self, name: &str, _value: &str) -> bool {
+        name.starts_with("LC_")
+    }
+    fn check_pty_request(&self, pty: &ssh_blocking::ssh_proto::connection::PtyRequest) -> bool {
+        pty.term != "refuse-me"
+    }
+    fn check_agent_forward_request(&self) -> bool {
+        true
+    }
     fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
+        // `setup`: what the client set up before the command; `controls`: report each
+        // window change until a signal ends the command.
+        match command {
+            b"setup" => {
+                let pty = session.pty.as_ref().map(|p| format!("{} {}x{}", p.term, p.cols, p.rows));
+                let line = format!("env={:?} pty={pty:?} agent={}\n", session.env, session.agent_forwarding);
+                let _ = session.channel.write_all(line.as_bytes());
+                return ExitStatus::Code(0);
+            }
+            b"controls" => {
+                let _ = session.channel.write_all(b"ready\n");
+                while let Some(control) = session.control_timeout(Duration::from_secs(20)) {
+                    match control {
+                        ssh_blocking::SessionControl::WindowChange { cols, rows, .. } => {
+                            let _ = session.channel.write_all(format!("resize {cols}x{rows}\n").as_bytes());
+                        }
+                        ssh_blocking::SessionControl::Signal(name) => {
+                            return ExitStatus::Signal { name, core_dumped: false, message: String::new() };
+                        }
+                        ssh_blocking::SessionControl::Break(_) => {}
+                    }
+                }
+                return ExitStatus::Code(1);
+            }
+            b"agent" => {
+                // One identities request through the client's agent: print how many keys.
+                let mut agent = match session.open_agent_channel() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = session.channel.write_stderr(e.to_string().as_bytes());
+                        return ExitStatus::Code(2);
+                    }
+                };
+                let _ = agent.write_all(&[0, 0, 0, 1, 11]);
+                let mut head = [0u8; 9];
+                let _ = agent.read_exact(&mut head);
+                let count = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+                let _ = session.channel.write_all(format!("type {} keys {count}\n", head[4]).as_bytes());
+                return ExitStatus::Code(0);
+            }
+            _ => {}
+        }
         let ch = &mut session.channel;
         match command {
             b"cat" => {
@@ -281,5 +335,160 @@ fn keyboard_interactive_prompts_and_answers() {
     let s = connect();
     let outcome = s.auth_interactive("carol", "", |_| vec!["pw".to_owned(), "wrong".to_owned()]).unwrap();
     assert!(matches!(outcome, AuthOutcome::Failure { .. }), "{outcome:?}");
+    stop.stop();
+}
+
+fn our_client(addr: std::net::SocketAddr, user: Arc<KeyPair>, dir: &std::path::Path) -> Client {
+    let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
+    o.keys = vec![user];
+    o.known_hosts = Some(dir.join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    Client::connect(&o).unwrap()
+}
+
+/// `-R` through our server: it binds where the handler says, carries each connection back
+/// to the client's echo target, and stops listening on cancel; other addresses are refused.
+#[test]
+fn remote_forward_through_our_server() {
+    let (addr, user, stop) = start();
+    let echo = test_support::EchoServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    let fwd =
+        ssh_blocking::RemoteForward::start(Arc::clone(c.session()), "127.0.0.1", 0, "127.0.0.1", echo.addr().port())
+            .unwrap();
+    let port = u16::try_from(fwd.remote_port()).unwrap();
+    let workers: Vec<_> = (0..3u8)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let data: Vec<u8> = (0..(2u32 << 20)).map(|i| (i.wrapping_mul(31) as u8) ^ k).collect();
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let mut r = s.try_clone().unwrap();
+                let sent = data.clone();
+                let w = std::thread::spawn(move || {
+                    s.write_all(&sent).unwrap();
+                    s.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).unwrap();
+                w.join().unwrap();
+                assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    drop(fwd);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "still listening after the cancel");
+    let r = c.session().request_port_forward("0.0.0.0", 0, |_, _| {});
+    assert!(matches!(r, Err(ssh_blocking::Error::RequestRefused(_))), "{r:?}");
+    stop.stop();
+}
+
+/// What a handler sees of a session: accepted env and pty, agent forwarding, then window
+/// changes and a signal while the command runs; `select` and non-blocking reads.
+#[test]
+fn session_setup_controls_and_select() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    let s = c.session();
+
+    let mut ch = s.open_session().unwrap();
+    ch.set_env("LC_ONE", "1").unwrap();
+    ch.set_env("REFUSED", "x").unwrap();
+    ch.set_env("LC_TWO", "2").unwrap();
+    ch.request_pty("xterm-256color", 90, 30).unwrap();
+    ch.resize_pty(91, 31).unwrap();
+    ch.request_agent_forwarding().unwrap();
+    ch.exec("setup").unwrap();
+    let out = String::from_utf8(ch.read_all().unwrap()).unwrap();
+    assert_eq!(out, "env=[(\"LC_ONE\", \"1\"), (\"LC_TWO\", \"2\")] pty=Some(\"xterm-256color 91x31\") agent=true\n");
+    let ch = s.open_session().unwrap();
+    assert!(matches!(ch.request_pty("refuse-me", 1, 1), Err(ssh_blocking::Error::RequestRefused(_))));
+
+    // Controls reach the running command, in order; the signal ends it.
+    let mut ch = s.open_session().unwrap();
+    ch.exec("controls").unwrap();
+    let mut other = s.open_session().unwrap();
+    other.exec("controls").unwrap();
+    let mut line = [0u8; 6];
+    ch.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"ready\n");
+    // `other` has its "ready" line waiting too: select names both, then only `ch` after it
+    // is drained; a non-blocking read of an idle channel says WouldBlock.
+    other.read_exact(&mut line).unwrap();
+    assert!(ssh_blocking::select(&[&ch, &other], Some(Duration::from_millis(200))).is_err());
+    other.set_nonblocking(true);
+    assert_eq!(other.read(&mut line).err().map(|e| e.kind()), Some(std::io::ErrorKind::WouldBlock));
+    ch.resize_pty(100, 40).unwrap();
+    assert_eq!(ssh_blocking::select(&[&other, &ch], Some(Duration::from_secs(10))).unwrap(), [1]);
+    ch.resize_pty(120, 50).unwrap();
+    ch.signal("TERM").unwrap();
+    assert_eq!(ch.read_all().unwrap(), b"resize 100x40\nresize 120x50\n");
+    match ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap() {
+        Some(ExitStatus::Signal { name, .. }) => assert_eq!(name, "TERM"),
+        other => panic!("expected exit-signal TERM, got {other:?}"),
+    }
+    other.signal("INT").unwrap();
+    other.set_nonblocking(false);
+    assert_eq!(other.read_all().unwrap(), b"");
+    stop.stop();
+}
+
+/// Agent forwarding through our server to a real ssh-agent holding two keys: the
+/// handler's agent channel reaches it; a session that did not ask is refused one.
+#[test]
+fn agent_forwarding_through_our_server() {
+    require_peers!(Peer::SshAgent, Peer::SshAdd);
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("agent.sock");
+    let agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = test_support::process::ChildGuard::new(agent, "ssh-agent");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(std::time::Instant::now() < until, "ssh-agent did not create its socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (i, t) in ["ed25519", "ecdsa"].iter().enumerate() {
+        let key = dir.path().join(format!("id_{i}"));
+        let out = test_support::process::run(
+            Command::new("ssh-keygen").args(["-q", "-t", t, "-N", "", "-f"]).arg(&key),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert!(out.status.success(), "{}", out.stderr);
+        let out = test_support::process::run(
+            Command::new("ssh-add").arg(&key).env("SSH_AUTH_SOCK", &sock),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert!(out.status.success(), "{}", out.stderr);
+    }
+
+    let c = our_client(addr, user, dir.path());
+    c.session().forward_agent(&sock).unwrap();
+    let mut ch = c.session().open_session().unwrap();
+    ch.exec("agent").unwrap();
+    let mut err = ch.stderr();
+    assert_eq!(ch.read_all().unwrap(), b"", "no agent without the request");
+    let mut e = String::new();
+    err.read_to_string(&mut e).unwrap();
+    assert!(e.contains("agent forwarding was not requested"), "{e}");
+
+    let mut ch = c.session().open_session().unwrap();
+    ch.request_agent_forwarding().unwrap();
+    ch.exec("agent").unwrap();
+    assert_eq!(ch.read_all().unwrap(), b"type 12 keys 2\n");
     stop.stop();
 }
