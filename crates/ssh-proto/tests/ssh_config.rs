@@ -190,7 +190,7 @@ fn ssh_g_output_matches_openssh() {
         let theirs = ssh_g(&c, &path, host, user, port);
         assert!(theirs.status.success(), "ssh -G -F {file} {host} failed: {}", theirs.stderr);
         let mut env = Host { vars: c.vars.clone() };
-        let query = Query { host: host.to_owned(), user: user.map(str::to_owned), port };
+        let query = Query { host: host.to_owned(), user: user.map(str::to_owned), port, options: Vec::new() };
         let ours = match resolve(&query, &Sources::File(path.to_string_lossy().into_owned()), &c.local, &mut env) {
             Ok(r) => r.to_ssh_g(),
             Err(e) => {
@@ -219,6 +219,57 @@ fn ssh_g_output_matches_openssh() {
     }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), CASES.len(), failures.join("\n"));
     eprintln!("ssh_config: {} cases identical to ssh -G", CASES.len());
+}
+
+/// `-o` lines: `(config, host, options)`; each must give `ssh -G -F config -o … host`.
+const OPTION_CASES: &[(&str, &str, &[&str])] = &[
+    ("basic.conf", "web.internal", &["Port=2200", "User=override", "Port 2300"]),
+    ("basic.conf", "db1.internal", &["Hostname=direct.example.org", "IdentityFile=/keys/first"]),
+    ("basic.conf", "other.com", &["Ciphers=aes128-ctr,aes256-gcm@openssh.com", "MACs -hmac-sha1*"]),
+    ("basic.conf", "other.com", &["StrictHostKeyChecking accept-new", "UserKnownHostsFile=/tmp/kh_%h", "SetEnv=A=1"]),
+    ("proxyjump.conf", "j1", &["ProxyJump=me@hop1:2222,hop2"]),
+    ("proxyjump.conf", "other", &["ProxyCommand=nc %h %p", "ServerAliveInterval=5", "RekeyLimit=1M 30"]),
+];
+
+#[test]
+fn command_line_options_match_openssh() {
+    if !peers_available(&[Peer::Ssh]) {
+        return;
+    }
+    let c = corpus();
+    for &(file, host, options) in OPTION_CASES {
+        let path = c.dir.path().join(file);
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-G").arg("-F").arg(&path);
+        for o in options {
+            cmd.arg("-o").arg(o);
+        }
+        cmd.arg(host).env_clear().envs(&c.vars).current_dir(c.dir.path()).stdin(Stdio::null());
+        let theirs = run(&mut cmd, TIMEOUT).expect("ssh -G runs");
+        assert!(theirs.status.success(), "ssh -G -F {file} {options:?} {host} failed: {}", theirs.stderr);
+        let mut env = Host { vars: c.vars.clone() };
+        let mut query = Query::new(host);
+        query.options = options.iter().map(|o| (*o).to_owned()).collect();
+        let ours = resolve(&query, &Sources::File(path.to_string_lossy().into_owned()), &c.local, &mut env)
+            .unwrap_or_else(|e| panic!("{file} {host} {options:?}: {e}"))
+            .to_ssh_g();
+        let (a, b): (Vec<&str>, Vec<&str>) = (theirs.stdout.lines().collect(), ours.lines().collect());
+        let missing: Vec<_> = a.iter().filter(|l| !b.contains(l)).collect();
+        let extra: Vec<_> = b.iter().filter(|l| !a.contains(l)).collect();
+        assert!(a == b, "{file} {host} {options:?}: - openssh {missing:?} + ours {extra:?}");
+    }
+    // What ssh refuses on its command line, we refuse.
+    for bad in ["Frobnicate=yes", "Host=y", "Match=all", "Include=/etc/ssh/ssh_config", "Port=0"] {
+        let mut cmd = Command::new("ssh");
+        cmd.args(["-G", "-F", "none", "-o", bad, "h"]).env_clear().envs(&c.vars).stdin(Stdio::null());
+        let theirs = run(&mut cmd, TIMEOUT).expect("ssh -G runs");
+        assert!(!theirs.status.success(), "ssh accepted -o {bad}");
+        let mut query = Query::new("h");
+        query.options = vec![bad.to_owned()];
+        let mut env = Host { vars: c.vars.clone() };
+        let e = resolve(&query, &Sources::None, &c.local, &mut env).expect_err(bad);
+        assert_eq!(e.file, "command-line", "{bad}: {e}");
+    }
 }
 
 /// Configs OpenSSH refuses, with the line it names.

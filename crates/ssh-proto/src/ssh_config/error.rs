@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Expansion(String),
     /// Canonicalization found no name and `CanonicalizeFallbackLocal no` (the host).
     Unresolvable(String),
+    /// `Host`, `Match` or `Include` given with `-o` (the directive as written).
+    NotOnCommandLine(String),
 }
 
 /// An error with where it happened. `line` is 0 when the error is not about one line.
@@ -63,6 +65,7 @@ impl fmt::Display for ErrorKind {
             Self::TooMany(k) => write!(f, "too many {k} entries"),
             Self::Expansion(why) => write!(f, "expansion failed: {why}"),
             Self::Unresolvable(h) => write!(f, "Could not resolve host \"{h}\""),
+            Self::NotOnCommandLine(d) => write!(f, "{d} directive not supported as a command-line option"),
         }
     }
 }

@@ -68,8 +68,8 @@ use options::Options;
 /// How many files one pass may read (Include fan-out bound; OpenSSH has none).
 pub const MAX_FILES: usize = 256;
 
-/// What is being connected to, with the command line's `-l` and `-p` (which win over the
-/// config, as in OpenSSH).
+/// What is being connected to, with the command line's `-l`, `-p` and `-o` (which win over
+/// the config files, as in OpenSSH).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Query {
     /// The host as given.
@@ -78,12 +78,17 @@ pub struct Query {
     pub user: Option<String>,
     /// `-p port`.
     pub port: Option<u16>,
+    /// `-o` lines (`Keyword=value` or `Keyword value`), read once before the files as ssh
+    /// does, after `user` and `port`. Among themselves the first value wins; to keep the
+    /// command line's order between `-p`/`-l` and `-o` exactly, pass `-p 22` as `Port=22`
+    /// here instead. `Host`, `Match` and `Include` are refused, file name `command-line`.
+    pub options: Vec<String>,
 }
 
 impl Query {
     /// A query for a host with no command-line overrides.
     pub fn new(host: impl Into<String>) -> Self {
-        Self { host: host.into(), user: None, port: None }
+        Self { host: host.into(), user: None, port: None, options: Vec::new() }
     }
 }
 

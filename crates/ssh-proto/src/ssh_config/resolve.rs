@@ -282,6 +282,37 @@ fn run_pass<E: Environment>(
     Ok(pass.want_final)
 }
 
+/// `-o` lines: each read as a one-line user config named `command-line`, line 0 (as ssh
+/// reports them), before the first pass.
+fn command_line<E: Environment>(
+    lines: &[String],
+    env: &mut E,
+    local: &LocalUser,
+    opts: &mut Options,
+    host: &str,
+) -> Result<(), ConfigError> {
+    const FILE: &str = "command-line";
+    let mut pass =
+        Pass { env, local, opts, host, original_host: host, final_pass: false, want_final: false, files_read: 0 };
+    for line in lines {
+        if let Ok(Some(raw)) = lexer::split_line(line)
+            && let Some(spec) = keyword::lookup(&raw.keyword)
+            && let (Kind::Host | Kind::Match | Kind::Include, name) = (spec.kind, spec.name)
+        {
+            let directive = format!(
+                "{}{}",
+                name.get(..1).unwrap_or_default().to_ascii_uppercase(),
+                name.get(1..).unwrap_or_default()
+            );
+            return Err(ConfigError::new(FILE, 0, ErrorKind::NotOnCommandLine(directive)));
+        }
+        let mut active = true;
+        let flags = Flags { user_conf: true, never_match: false };
+        pass.line(line, FILE, 0, &mut active, flags, 0).map_err(|kind| ConfigError::new(FILE, 0, kind))?;
+    }
+    Ok(())
+}
+
 fn permitted_cnames(opts: &Options) -> Option<&[(String, String)]> {
     match opts.permitted_cnames.as_deref() {
         Some([(s, t)]) if s == "none" && t.is_empty() => None,
@@ -362,6 +393,7 @@ pub(crate) fn resolve<E: Environment>(
         opts.single.insert("port", p.to_string());
     }
     let original = query.host.as_str();
+    command_line(&query.options, env, local, &mut opts, original)?;
     let mut want_final = run_pass(sources, env, local, &mut opts, original, original, false)?;
 
     let mut host = original.to_owned();
