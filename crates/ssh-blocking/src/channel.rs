@@ -33,6 +33,12 @@ impl Stdin {
     pub fn send_eof(&self) -> Result<(), Error> {
         self.link.eof(self.id)
     }
+
+    /// Closes the whole channel (both directions), as dropping the [`Channel`] does: a
+    /// reader blocked on it returns.
+    pub(crate) fn close(&self) {
+        self.link.close(self.id);
+    }
 }
 
 impl Write for Stdin {

@@ -7,8 +7,10 @@
 //! condition variable.
 
 mod accept;
+mod agent;
 mod channel;
 mod client;
+mod config;
 mod engine;
 mod error;
 mod forward;
@@ -18,8 +20,10 @@ mod session;
 mod stream;
 
 pub use accept::Forwarded;
+pub use agent::AgentConnection;
 pub use channel::{Channel, Stderr, Stdin, select};
-pub use client::{Client, ConnectOptions, Exec};
+pub use client::{AuthMethod, Client, ConnectOptions, Exec, PromptFn, Prompter};
+pub use config::{SystemEnvironment, local_user};
 pub use error::Error;
 pub use forward::{Duplex, LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ssh_proto::algorithm::HostKeyAlgorithm;
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
+use ssh_proto::ssh_key::PublicKey;
 use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
 
 use crate::Error;
@@ -52,6 +54,16 @@ impl Default for Timeouts {
 
 /// Answers one round of keyboard-interactive prompts, one answer per prompt.
 type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;
+
+/// Signs user-authentication data with a key held elsewhere (the agent); `None` declines.
+type Signer<'a> = dyn FnMut(&PublicKey, HostKeyAlgorithm, &[u8]) -> Option<Vec<u8>> + 'a;
+
+/// What an authentication call can answer while it waits.
+#[derive(Default)]
+struct Answers<'a> {
+    prompts: Option<&'a mut PromptAnswerer<'a>>,
+    signer: Option<&'a mut Signer<'a>>,
+}
 
 /// How an authentication call ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,10 +181,16 @@ impl Session {
     /// Waits for the outcome of the authentication request just sent, answering
     /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
     /// moves on). `answer` runs without the session's lock, so a human may take their time.
-    fn auth_outcome(&self, mut answer: Option<&mut PromptAnswerer<'_>>) -> Result<AuthOutcome, Error> {
+    fn auth_outcome(&self, mut answers: Answers<'_>) -> Result<AuthOutcome, Error> {
         enum Step {
             Done(AuthOutcome),
             Prompts(InfoRequest),
+            Sign {
+                token: ssh_proto::auth::SignToken,
+                key: Box<PublicKey>,
+                algorithm: HostKeyAlgorithm,
+                data: bytes::Bytes,
+            },
         }
         let until = deadline(self.timeouts.auth);
         loop {
@@ -199,12 +217,10 @@ impl Session {
                         Event::AuthFailure { methods, .. } => {
                             return Some(Ok(Step::Done(AuthOutcome::Failure { methods })));
                         }
-                        // Local keys are signed by the core; an external signer (agent) comes
-                        // with its own call.
-                        Event::AuthSign { token, .. } => {
-                            if let Err(e) = st.conn.signature_failed(token) {
-                                return Some(Err(e.into()));
-                            }
+                        // Local keys are signed by the core; an external key by the signer,
+                        // outside the lock.
+                        Event::AuthSign { token, key, algorithm, data } => {
+                            return Some(Ok(Step::Sign { token, key, algorithm, data }));
                         }
                         Event::AuthPrompts(request) => return Some(Ok(Step::Prompts(request))),
                         _ => {}
@@ -215,12 +231,20 @@ impl Session {
             match step {
                 Step::Done(outcome) => return Ok(outcome),
                 Step::Prompts(request) => {
-                    let answers = match answer.as_mut() {
+                    let replies = match answers.prompts.as_mut() {
                         Some(f) => f(&request),
                         None => Vec::new(),
                     };
-                    let refs: Vec<&str> = answers.iter().map(String::as_str).collect();
+                    let refs: Vec<&str> = replies.iter().map(String::as_str).collect();
                     self.shared.lock().conn.auth_info_response(&refs)?;
+                }
+                Step::Sign { token, key, algorithm, data } => {
+                    let signature = answers.signer.as_mut().and_then(|f| f(&key, algorithm, &data));
+                    let mut g = self.shared.lock();
+                    match signature {
+                        Some(sig) => g.conn.provide_signature(token, &sig)?,
+                        None => g.conn.signature_failed(token)?,
+                    }
                 }
             }
         }
@@ -229,14 +253,14 @@ impl Session {
     /// `none` authentication (learns the allowed methods, or logs in a user without one).
     pub fn auth_none(&self, user: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().conn.auth_none(user)?;
-        self.auth_outcome(None)
+        self.auth_outcome(Answers::default())
     }
 
     /// Password authentication (falls back to keyboard-interactive with the same password
     /// when the server only offers that, as Paramiko does).
     pub fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().conn.auth_password(user, password)?;
-        self.auth_outcome(None)
+        self.auth_outcome(Answers::default())
     }
 
     /// Keyboard-interactive authentication: `answer` gets each round of prompts and returns
@@ -248,13 +272,29 @@ impl Session {
         mut answer: impl FnMut(&InfoRequest) -> Vec<String>,
     ) -> Result<AuthOutcome, Error> {
         self.shared.lock().conn.auth_keyboard_interactive(user, submethods)?;
-        self.auth_outcome(Some(&mut answer))
+        self.auth_outcome(Answers { prompts: Some(&mut answer), signer: None })
     }
 
     /// Public key authentication with a local key (the core signs).
     pub fn auth_publickey(&self, user: &str, key: Arc<KeyPair>) -> Result<AuthOutcome, Error> {
         self.shared.lock().conn.auth_publickey(user, Identity::Key(key))?;
-        self.auth_outcome(None)
+        self.auth_outcome(Answers::default())
+    }
+
+    /// Public key authentication with a key the agent holds (an identity it listed): the
+    /// agent signs, without the session's lock held.
+    pub fn auth_agent_key(
+        &self,
+        user: &str,
+        identity: &ssh_proto::agent::Identity,
+        agent: &mut crate::AgentConnection,
+    ) -> Result<AuthOutcome, Error> {
+        let key = identity.public_key().map_err(|e| Error::Io(std::io::Error::other(format!("agent key: {e}"))))?;
+        let certificate = identity.certificate().map(Box::new);
+        self.shared.lock().conn.auth_publickey(user, Identity::External { key, certificate })?;
+        let mut sign =
+            |key: &PublicKey, algorithm: HostKeyAlgorithm, data: &[u8]| agent.sign_for_auth(key, algorithm, data).ok();
+        self.auth_outcome(Answers { prompts: None, signer: Some(&mut sign) })
     }
 
     /// Opens a session channel (for exec, shell or a subsystem).

@@ -3,6 +3,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use crate::Channel;
 
 /// A stream split into the halves the driver's reader and writer threads own, plus a way
 /// to unblock a reader stuck in `read` when the connection ends.
@@ -22,6 +26,42 @@ impl Stream {
         shutdown: impl Fn() + Send + Sync + 'static,
     ) -> Self {
         Self { reader: Box::new(reader), writer: Box::new(writer), shutdown: Box::new(shutdown) }
+    }
+}
+
+impl Stream {
+    /// Runs `command` with `/bin/sh -c` and talks over its stdin and stdout (OpenSSH's
+    /// and Paramiko's `ProxyCommand`); its stderr stays the caller's. Ending the stream
+    /// kills the command.
+    pub fn proxy_command(command: &str) -> io::Result<Self> {
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other("ProxyCommand: no pipes"));
+        };
+        let child = Mutex::new(child);
+        Ok(Self::from_parts(stdout, stdin, move || {
+            let mut c = child.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = c.kill();
+            let _ = c.wait();
+        }))
+    }
+}
+
+/// A channel as a stream (ProxyJump: a connection through another connection's
+/// `direct-tcpip` channel). Ending the stream closes the channel.
+impl From<Channel> for Stream {
+    fn from(channel: Channel) -> Self {
+        let stdin = channel.stdin();
+        let closer = channel.stdin();
+        Self::from_parts(channel, stdin, move || closer.close())
     }
 }
 

@@ -396,3 +396,148 @@ fn pty_env_and_rekey_through_sshd() {
     let mut run = c.exec_command("echo still here").unwrap();
     assert_eq!(run.stdout.read_all().unwrap(), b"still here\n");
 }
+
+/// Writes `key` to an OpenSSH private key file (mode 600) in `dir`.
+fn key_file(dir: &std::path::Path, name: &str, key: &KeyPair) -> std::path::PathBuf {
+    use ssh_blocking::ssh_proto::keys::file::{PrivateKeyFormat, encode_private_key};
+    let path = dir.join(name);
+    let text = encode_private_key(key.private_key(), PrivateKeyFormat::OpenSsh, None, &mut SeededRng::new(3)).unwrap();
+    std::fs::write(&path, text.as_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    path
+}
+
+/// ProxyCommand (OpenSSH's `ssh -W` through the same sshd) and ProxyJump (two hops through
+/// it), each landing on sshd with the host key checked and a command run.
+#[test]
+fn proxy_command_and_proxy_jump_through_sshd() {
+    use ssh_blocking::ssh_proto::ssh_config::{JumpHost, Proxy};
+    use ssh_blocking::{Client, ConnectOptions, UnknownHostPolicy};
+    require_peers!(Peer::Sshd, Peer::Ssh);
+    let sshd = Sshd::start().unwrap();
+    let key = user_key(&sshd);
+    let dir = tempfile::tempdir().unwrap();
+    let path = key_file(dir.path(), "id", &key);
+    let user = current_user();
+    let mut o = ConnectOptions::new("127.0.0.1", sshd.port(), &user);
+    o.keys = vec![key];
+    o.allow_agent = false;
+    o.look_for_keys = false;
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+
+    o.proxy = Proxy::Command(format!(
+        "exec ssh -F /dev/null -i {} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+         -p {port} -W 127.0.0.1:{port} {user}@127.0.0.1",
+        path.display(),
+        port = sshd.port()
+    ));
+    let c = Client::connect(&o).unwrap();
+    let mut run = c.exec_command("echo via proxycommand").unwrap();
+    assert_eq!(run.stdout.read_all().unwrap(), b"via proxycommand\n");
+    c.close();
+
+    let hop = JumpHost { user: Some(user.clone()), host: "127.0.0.1".into(), port: Some(sshd.port()) };
+    o.proxy = Proxy::Jump(vec![hop.clone(), hop]);
+    let c = Client::connect(&o).unwrap();
+    let mut run = c.exec_command("echo via two jumps").unwrap();
+    assert_eq!(run.stdout.read_all().unwrap(), b"via two jumps\n");
+    // The target's peer is sshd itself, reached over loopback from the last hop.
+    let mut run = c.exec_command("echo $SSH_CONNECTION").unwrap();
+    let conn = String::from_utf8(run.stdout.read_all().unwrap()).unwrap();
+    assert!(conn.starts_with("127.0.0.1 "), "{conn}");
+    c.close();
+
+    // A command that is not an SSH server: a typed error, not a hang.
+    o.proxy = Proxy::Command("echo not ssh; sleep 1".into());
+    assert!(Client::connect(&o).is_err());
+}
+
+/// ssh_config drives the connection: an alias with HostName, Port, User, IdentityFile,
+/// UserKnownHostsFile and StrictHostKeyChecking accept-new, read as ssh reads it.
+#[test]
+fn connect_options_from_ssh_config() {
+    use ssh_blocking::ssh_proto::ssh_config::{Query, Sources, resolve};
+    use ssh_blocking::{Client, ConnectOptions, SystemEnvironment, local_user};
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let key = user_key(&sshd);
+    let dir = tempfile::tempdir().unwrap();
+    let path = key_file(dir.path(), "id_cfg", &key);
+    let cfg = dir.path().join("config");
+    let kh = dir.path().join("kh_%h");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host target\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {}\n  StrictHostKeyChecking accept-new\n  ServerAliveInterval 7\n  Ciphers aes256-ctr\n",
+            sshd.port(),
+            current_user(),
+            path.display(),
+            kh.display()
+        ),
+    )
+    .unwrap();
+    let mut env = SystemEnvironment;
+    let resolved =
+        resolve(&Query::new("target"), &Sources::File(cfg.to_string_lossy().into()), &local_user(), &mut env).unwrap();
+    let o = ConnectOptions::from_config(&resolved, &env).unwrap();
+    assert_eq!((o.host.as_str(), o.port, o.keys.len(), o.allow_agent), ("127.0.0.1", sshd.port(), 1, false));
+    let c = Client::connect(&o).unwrap();
+    use ssh_blocking::ssh_proto::algorithm::Algorithm;
+    assert_eq!(c.session().negotiated().unwrap().cipher_c2s.name(), "aes256-ctr");
+    let mut run = c.exec_command("echo configured").unwrap();
+    assert_eq!(run.stdout.read_all().unwrap(), b"configured\n");
+    c.close();
+    // accept-new wrote the key under the expanded name; a second connection checks it.
+    let written = std::fs::read_to_string(dir.path().join("kh_127.0.0.1")).unwrap();
+    assert!(written.starts_with(&format!("[127.0.0.1]:{} ", sshd.port())), "{written}");
+    Client::connect(&o).unwrap().close();
+}
+
+/// Keys from a real ssh-agent; with seven agent keys and sshd's MaxAuthTries 3, the key file
+/// asked for is tried first and logs in.
+#[test]
+fn agent_keys_and_the_key_asked_for_first() {
+    use ssh_blocking::{Client, ConnectOptions, UnknownHostPolicy};
+    require_peers!(Peer::Sshd, Peer::SshAgent, Peer::SshAdd);
+    let sshd = Sshd::start_with(test_support::SshdOptions {
+        extra_config: vec!["MaxAuthTries 3".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, sock) = ssh_agent(dir.path());
+    let mut rng = SeededRng::new(99);
+    for i in 0..7 {
+        let k = KeyPair::generate_ed25519(&mut rng);
+        let p = key_file(dir.path(), &format!("noise{i}"), &k);
+        let out = run(Command::new("ssh-add").arg(&p).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
+        assert!(out.status.success(), "{}", out.stderr);
+    }
+    let wanted = KeyPair::generate_ed25519(&mut rng);
+    sshd.authorize_key(&wanted.public_key().to_openssh().unwrap()).unwrap();
+    let wanted_path = key_file(dir.path(), "wanted", &wanted);
+    let mut o = ConnectOptions::new("127.0.0.1", sshd.port(), &current_user());
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    o.look_for_keys = false;
+    o.agent_socket = Some(sock.clone());
+    o.key_files = vec![wanted_path];
+    Client::connect(&o).unwrap().close();
+
+    // The agent alone, once it holds an authorized key (added last, after the noise).
+    o.key_files.clear();
+    assert!(Client::connect(&o).is_err(), "no agent key is authorized yet");
+    let p = dir.path().join("wanted");
+    let out = run(Command::new("ssh-add").arg(&p).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
+    assert!(out.status.success(), "{}", out.stderr);
+    let sshd2 = Sshd::start_with(test_support::SshdOptions {
+        extra_config: vec!["MaxAuthTries 20".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    sshd2.authorize_key(&wanted.public_key().to_openssh().unwrap()).unwrap();
+    o.port = sshd2.port();
+    Client::connect(&o).unwrap().close();
+}
