@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssh_proto::auth::InfoRequest;
+use ssh_proto::auth::{InfoRequest, Prompt};
 use ssh_proto::keys::file::decode_private_key;
 use ssh_proto::ssh_config::Proxy;
 use ssh_proto::{KeyPair, client};
@@ -85,8 +85,9 @@ pub struct ConnectOptions {
     /// The methods to try, in this order among the three kinds (`PreferredAuthentications`;
     /// default all, in Paramiko's order: keys, password, keyboard-interactive).
     pub auth_methods: Vec<AuthMethod>,
-    /// Answers keyboard-interactive prompts; without one, only a single hidden prompt is
-    /// answered, with the password (Paramiko's fallback).
+    /// Answers keyboard-interactive prompts, and asks for the password when none is given
+    /// and the server still wants one; without it, only a single hidden prompt is answered,
+    /// with the password (Paramiko's fallback).
     pub prompter: Option<Prompter>,
     /// TCP connect timeout (`timeout`).
     pub connect_timeout: Option<Duration>,
@@ -258,9 +259,19 @@ impl Client {
             }
             let done = match method {
                 AuthMethod::PublicKey => self.try_keys(o, &mut |outcome| settle(outcome, &mut allowed))?,
-                AuthMethod::Password => match &o.password {
-                    Some(p) => settle(s.auth_password(user, p)?, &mut allowed),
-                    None => false,
+                AuthMethod::Password => match (&o.password, &o.prompter) {
+                    (Some(p), _) => settle(s.auth_password(user, p)?, &mut allowed),
+                    // Asked for only now, when the server still wants one.
+                    (None, Some(Prompter(ask))) => {
+                        let prompt = Prompt { text: format!("{user}@{}'s password: ", o.host), echo: false };
+                        let request =
+                            InfoRequest { name: String::new(), instruction: String::new(), prompts: vec![prompt] };
+                        match ask(&request).into_iter().next() {
+                            Some(p) => settle(s.auth_password(user, &p)?, &mut allowed),
+                            None => false,
+                        }
+                    }
+                    (None, None) => false,
                 },
                 AuthMethod::KeyboardInteractive => match (&o.prompter, &o.password) {
                     (Some(Prompter(f)), _) => settle(s.auth_interactive(user, "", |r| f(r))?, &mut allowed),
