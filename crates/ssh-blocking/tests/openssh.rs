@@ -541,3 +541,151 @@ fn agent_keys_and_the_key_asked_for_first() {
     o.port = sshd2.port();
     Client::connect(&o).unwrap().close();
 }
+
+/// Every kex, host key, cipher and MAC that sshd and we share, each through the driver:
+/// a handshake that negotiates exactly it, key auth, and 1 MiB through sshd's `cat`. (The
+/// full product of all four is ssh-proto's `our_client_vs_sshd_full_matrix`; the driver
+/// adds no per-algorithm code, so one dimension at a time covers it here.)
+#[test]
+fn every_algorithm_through_the_driver() {
+    use ssh_blocking::ssh_proto::algorithm::{Cipher, Compression, HostKeyAlgorithm, KexAlgorithm, Mac};
+    use test_support::algos::common;
+    use test_support::{Combo, default_workers, run_matrix};
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let key = user_key(&sshd);
+    let algs = sshd.algorithms();
+    let kex: Vec<KexAlgorithm> = common(&algs.kex);
+    let host_keys: Vec<HostKeyAlgorithm> = common(&algs.host_key);
+    let ciphers: Vec<Cipher> = common(&algs.cipher);
+    let macs: Vec<Mac> = common(&algs.mac);
+    let base = Combo {
+        kex: KexAlgorithm::Curve25519Sha256,
+        host_key: HostKeyAlgorithm::Ed25519,
+        cipher: Cipher::Aes128Ctr,
+        mac: Some(Mac::HmacSha256Etm),
+        compression: Compression::None,
+    };
+    let mut cases = Vec::new();
+    cases.extend(kex.iter().map(|&kex| Combo { kex, ..base }));
+    cases.extend(host_keys.iter().map(|&host_key| Combo { host_key, ..base }));
+    cases.extend(ciphers.iter().map(|&cipher| Combo {
+        cipher,
+        mac: (!cipher.is_aead()).then_some(base.mac).flatten(),
+        ..base
+    }));
+    cases.extend(macs.iter().map(|&mac| Combo { mac: Some(mac), ..base }));
+    cases.push(Combo { compression: Compression::ZlibOpenSsh, ..base });
+    let counts = (kex.len(), host_keys.len(), ciphers.len(), macs.len());
+    eprintln!(
+        "in common with sshd: {} kex, {} host key, {} cipher, {} MAC algorithms",
+        counts.0, counts.1, counts.2, counts.3
+    );
+    assert!(counts.0 >= 8 && counts.1 >= 6 && counts.2 >= 6 && counts.3 >= 6, "{counts:?} of {algs:?}");
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let user = current_user();
+    let report = run_matrix("ssh-blocking -> sshd, one algorithm at a time", &cases, default_workers(), |c| {
+        let mut config = client::Config::default();
+        config.transport.algorithms = c.algorithms();
+        let tcp = TcpStream::connect(sshd.addr()).map_err(|e| e.to_string())?;
+        let stream = tcp.try_into().map_err(|e: std::io::Error| e.to_string())?;
+        let session =
+            Session::handshake(stream, config, Timeouts::default(), |_: &_| Ok(())).map_err(|e| e.to_string())?;
+        c.check(&session.negotiated().ok_or("no algorithms")?)?;
+        match session.auth_publickey(&user, Arc::clone(&key)).map_err(|e| e.to_string())? {
+            AuthOutcome::Success => {}
+            other => return Err(format!("auth: {other:?}")),
+        }
+        let mut ch = session.open_session().map_err(|e| e.to_string())?;
+        ch.exec("cat").map_err(|e| e.to_string())?;
+        let mut stdin = ch.stdin();
+        let sent = data.clone();
+        let w = std::thread::spawn(move || {
+            let r = stdin.write_all(&sent);
+            let _ = stdin.send_eof();
+            r
+        });
+        let got = ch.read_all().map_err(|e| e.to_string())?;
+        w.join().map_err(|_| "writer panicked")?.map_err(|e| e.to_string())?;
+        if got != data {
+            return Err(format!("cat returned {} of {} bytes, or changed them", got.len(), data.len()));
+        }
+        Ok(())
+    });
+    eprintln!("{}", report.summary());
+    report.assert_ok();
+}
+
+/// sshd with `RekeyLimit 48M`: a checksummed 1 GiB download goes through at least 20 key
+/// exchanges on both sides without a byte lost.
+#[test]
+fn forced_rekeys_during_a_gigabyte() {
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start_with(test_support::SshdOptions {
+        extra_config: vec!["RekeyLimit 48M".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = connect_client(&sshd, dir.path());
+    const LEN: u64 = 1 << 30;
+    let mut ch = c.session().open_session().unwrap();
+    ch.set_timeout(Some(Duration::from_secs(120)));
+    // A known stream: every byte is checked against its position.
+    const LINE: &[u8] = b"0123456789abcdef\n";
+    ch.exec(&format!("yes 0123456789abcdef | head -c {LEN}")).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let pattern: Vec<u8> = LINE.iter().copied().cycle().take(buf.len() + LINE.len()).collect();
+    let (mut total, mut bad) = (0u64, 0u64);
+    loop {
+        let n = ch.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        let at = (total % LINE.len() as u64) as usize;
+        bad += u64::from(buf[..n] != pattern[at..at + n]);
+        total += n as u64;
+    }
+    assert_eq!((total, bad), (LEN, 0), "length, and reads that differed from the pattern");
+    let rekeys = c.session().key_exchanges();
+    assert!(rekeys >= 21, "only {rekeys} key exchanges (initial included) over 1 GiB with RekeyLimit 48M");
+    eprintln!("{rekeys} key exchanges over 1 GiB");
+}
+
+/// sshd killed in the middle of a transfer: the read fails with a typed error well within
+/// the timeout, and the session reports itself inactive.
+#[test]
+fn server_killed_mid_transfer() {
+    require_peers!(Peer::Sshd);
+    let mut sshd = Sshd::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = connect_client(&sshd, dir.path());
+    let mut ch = c.session().open_session().unwrap();
+    ch.set_timeout(Some(Duration::from_secs(20)));
+    ch.exec("yes").unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0usize;
+    while got < 8 << 20 {
+        got += ch.read(&mut buf).unwrap();
+    }
+    let started = std::time::Instant::now();
+    // The connection's own sshd process goes too (pkill of the listener's children).
+    sshd.kill_all();
+    let r = loop {
+        match ch.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(_) => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    // Either the stream ended under the read or the channel was cut short without a status.
+    if r.is_ok() {
+        assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(5))).ok().flatten(), None);
+    }
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while c.session().is_active() {
+        assert!(std::time::Instant::now() < until, "the session still claims to be active");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -224,6 +224,22 @@ impl Sshd {
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().is_none()
     }
+
+    /// Kills sshd as a crash would: the per-connection processes first (children of the
+    /// listener, found through /proc), then the listener.
+    pub fn kill_all(&mut self) {
+        let parent = self.child.id().to_string();
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { continue };
+            // `pid (comm) state ppid …`: the comm may hold spaces, so split after the `)`.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if ppid == Some(parent.as_str()) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+        self.child.kill();
+    }
 }
 
 fn free_port() -> Result<u16, String> {

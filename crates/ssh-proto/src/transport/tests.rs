@@ -538,3 +538,27 @@ fn ping_flood_without_reading_is_bounded() {
     assert_eq!(result, Err(Error::LimitExceeded(crate::Limit::PendingOutput)));
     assert!(p.server.pending_output() < 512 * 1024);
 }
+
+#[test]
+fn strict_kex_resets_sequence_numbers_at_every_newkeys() {
+    // Once strict kex is agreed, OpenSSH resets both sequence numbers at every NEWKEYS for
+    // the rest of the connection (PROTOCOL 1.10). Keeping them across a rekey broke every
+    // cipher whose nonce or MAC uses them (chacha20-poly1305, CTR/CBC with a MAC) against
+    // sshd; AES-GCM hid it.
+    let mut p = handshake(Algorithms::default(), 9);
+    ping_traffic(&mut p, 0, 30);
+    p.drive().unwrap();
+    let before = p.client.transport_mut().sealer.seq;
+    assert!(before >= 30, "{before}");
+    p.client.rekey().unwrap();
+    p.drive().unwrap();
+    assert_eq!(p.client.key_exchanges(), 2);
+    assert!(p.client.negotiated().unwrap().strict_kex, "strict kex holds after the rekey");
+    let (sent, received) = (p.client.transport_mut().sealer.seq, p.server.transport_mut().opener.seq);
+    assert_eq!(sent, received);
+    assert!(sent < 4, "client sequence number {sent} was not reset (was {before})");
+    assert!(p.server.transport_mut().sealer.seq < 4);
+    ping_traffic(&mut p, 30, 10);
+    p.drive().unwrap();
+    assert_eq!(pongs(&p).len(), 40);
+}

@@ -200,8 +200,13 @@ impl Transport {
         let theirs = KexInit::decode(&pkt.payload).map_err(Transport::wire_error(msg::KEXINIT))?;
         let ours = KexInit::decode(&round.ours).map_err(Transport::wire_error(msg::KEXINIT))?;
         let (c, s) = if client { (&ours, &theirs) } else { (&theirs, &ours) };
-        let neg = negotiate::negotiate(c, s, client, initial)?;
-        if neg.strict_kex && pkt.seq != 0 {
+        let mut neg = negotiate::negotiate(c, s, client, initial)?;
+        if !initial {
+            // Strict kex is agreed once and holds for the whole connection: OpenSSH resets
+            // the sequence numbers at every NEWKEYS after it (PROTOCOL 1.10), so must we.
+            neg.strict_kex = self.negotiated.is_some_and(|n| n.strict_kex);
+        }
+        if initial && neg.strict_kex && pkt.seq != 0 {
             // With strict kex the peer's KEXINIT must be its very first packet.
             return Err(Error::StrictKexViolation { msg: msg::KEXINIT, seq: pkt.seq });
         }
