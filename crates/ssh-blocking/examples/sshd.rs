@@ -40,15 +40,17 @@
 //! pseudo-terminal as its controlling terminal, with the client's size and terminal modes;
 //! window changes resize it. Without one it gets pipes; standard input, output and error are
 //! streamed with bounded buffers both ways, the client's EOF closes its input, and the exit
-//! status or the killing signal (`exit-signal`, e.g. `TERM`) is reported. Signals the client
-//! sends are delivered to the command. Local forwards (`-L`) reach any target; remote forwards
+//! status or the killing signal (`exit-signal`, e.g. `TERM`) is reported. Each command leads
+//! its own process group, and signals the client sends go to that group (so both `sh -c` and
+//! the program it forks get them). A client that goes away hangs up a pty command (`SIGHUP`);
+//! a command on pipes sees them break when it writes, as with sshd. Local forwards (`-L`) reach any target; remote forwards
 //! (`-R`) listen on 127.0.0.1 whatever address is asked (`GatewayPorts no`). Agent forwarding
 //! (`-A`) creates a socket in a private temporary directory (under `$TMPDIR`) for the
 //! session's life.
 //!
 //! There is no protocol logic here: everything SSH goes through `ssh_blocking::Server`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
@@ -384,8 +386,8 @@ struct Registry {
 #[derive(Default)]
 struct Running {
     sessions: usize,
-    /// Child process ids, and whether each leads its own session (a pty's shell).
-    children: HashMap<i32, bool>,
+    /// Commands running (each leads its own process group).
+    children: HashSet<i32>,
     dirs: Vec<PathBuf>,
 }
 
@@ -417,9 +419,9 @@ impl Registry {
     /// agent directories still there.
     fn shutdown(&self, wait: Duration) {
         self.stopping.store(true, Ordering::SeqCst);
-        let children: Vec<(i32, bool)> = self.lock().children.iter().map(|(p, l)| (*p, *l)).collect();
-        for (pid, leader) in children {
-            hang_up(pid, leader);
+        let children: Vec<i32> = self.lock().children.iter().copied().collect();
+        for pid in children {
+            hang_up(pid);
         }
         let deadline = Instant::now() + wait;
         let mut st = self.lock();
@@ -438,10 +440,8 @@ impl Registry {
             thread::sleep(FLUSH_GRACE);
             st = self.lock();
         }
-        for pid in st.children.keys() {
-            if let Some(pid) = Pid::from_raw(*pid) {
-                let _ = rustix::process::kill_process(pid, Signal::KILL);
-            }
+        for pid in st.children.iter().filter_map(|p| Pid::from_raw(*p)) {
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
         }
         for dir in st.dirs.drain(..) {
             let _ = std::fs::remove_dir_all(dir);
@@ -449,13 +449,10 @@ impl Registry {
     }
 }
 
-/// SIGHUP to a command (and its process group when it leads one, as a closing terminal does).
-fn hang_up(pid: i32, leader: bool) {
+/// SIGHUP to a command's process group, as a closing terminal does.
+fn hang_up(pid: i32) {
     let Some(pid) = Pid::from_raw(pid) else { return };
-    if leader {
-        let _ = rustix::process::kill_process_group(pid, Signal::HUP);
-    }
-    let _ = rustix::process::kill_process(pid, Signal::HUP);
+    let _ = rustix::process::kill_process_group(pid, Signal::HUP);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -629,6 +626,8 @@ fn command_for(program: &Program) -> Command {
 }
 
 fn spawn_pipes(mut cmd: Command) -> io::Result<Spawned> {
+    // Its own process group, for signals (a pty command leads a session of its own).
+    cmd.process_group(0);
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let missing = || io::Error::other("child pipes missing");
     let input = Box::new(child.stdin.take().ok_or_else(missing)?);
@@ -792,6 +791,10 @@ impl Personal {
             None
         };
         let mut cmd = command_for(&program);
+        // This process's own session variables are not the client's.
+        for name in ["SSH_AUTH_SOCK", "SSH_TTY", "SSH_CLIENT", "SSH_CONNECTION", "SSH_ORIGINAL_COMMAND"] {
+            cmd.env_remove(name);
+        }
         cmd.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(agent) = &agent {
             cmd.env("SSH_AUTH_SOCK", &agent.path);
@@ -812,11 +815,10 @@ impl Personal {
         };
         let pid = spawned.child.id();
         let pid_raw = i32::try_from(pid).unwrap_or(0);
-        let leader = spawned.pty.is_some();
-        self.registry.lock().children.insert(pid_raw, leader);
+        self.registry.lock().children.insert(pid_raw);
         // Stopping between the check and the insert would miss this child: look again.
         if self.registry.stopping() {
-            hang_up(pid_raw, leader);
+            hang_up(pid_raw);
         }
         let status = supervise(session, spawned, tx, rx);
         self.registry.lock().children.remove(&pid_raw);
@@ -830,7 +832,7 @@ impl Personal {
 fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, rx: Receiver<Ev>) -> ExitStatus {
     let Spawned { mut child, pty, input, output, errors } = spawned;
     let pid = Pid::from_child(&child);
-    let moved = Arc::new(AtomicU64::new(0));
+    let moved = Arc::new(Moved::default());
 
     let (input_tx, input_rx) = sync_channel::<Vec<u8>>(QUEUE);
     let to_child = tx.clone();
@@ -911,8 +913,8 @@ struct Supervisor {
     exited: Option<std::process::ExitStatus>,
     output_done: bool,
     errors_done: bool,
-    /// Output bytes passed on so far, and when that count last changed.
-    moved: Arc<AtomicU64>,
+    /// Output passed on so far, and when that count last changed.
+    moved: Arc<Moved>,
     last_moved: (u64, Instant),
     hung_up: bool,
 }
@@ -928,7 +930,7 @@ impl Supervisor {
             Ev::InputTaken => {}
             Ev::Exited(status) => {
                 self.exited = Some(status);
-                self.last_moved = (self.moved.load(Ordering::SeqCst), Instant::now());
+                self.last_moved = (self.moved.bytes.load(Ordering::SeqCst), Instant::now());
             }
             Ev::Agent(socket) => match session.open_agent_channel() {
                 Ok(channel) => {
@@ -945,7 +947,9 @@ impl Supervisor {
                 if self.exited.is_none()
                     && let Some(signal) = signal_named(&name)
                 {
-                    let _ = rustix::process::kill_process(self.pid, signal);
+                    // The whole group: `sh -c` forks the program it runs (dash does not exec
+                    // the last command), and both must get it, as from a terminal.
+                    let _ = rustix::process::kill_process_group(self.pid, signal);
                 }
             }
             SessionControl::WindowChange { cols, rows, width_px, height_px } => {
@@ -973,18 +977,19 @@ impl Supervisor {
         self.hung_up = true;
         self.input = None;
         if self.exited.is_none() && self.pty.is_some() {
-            hang_up(self.pid.as_raw_nonzero().get(), true);
+            hang_up(self.pid.as_raw_nonzero().get());
         }
     }
 
     fn finished(&mut self) -> Option<ExitStatus> {
         let status = self.exited?;
         let drained = if self.pty.is_some() {
-            let now = self.moved.load(Ordering::SeqCst);
+            let now = self.moved.bytes.load(Ordering::SeqCst);
             if now != self.last_moved.0 {
                 self.last_moved = (now, Instant::now());
             }
-            self.output_done || self.last_moved.1.elapsed() >= PTY_DRAIN
+            let writing = self.moved.writing.load(Ordering::SeqCst);
+            self.output_done || (!writing && self.last_moved.1.elapsed() >= PTY_DRAIN)
         } else {
             self.output_done && self.errors_done
         };
@@ -1013,8 +1018,15 @@ fn feed_input(chunks: Receiver<Vec<u8>>, mut to: Box<dyn Write + Send>, tx: &Syn
     }
 }
 
+/// How much output has been passed on, and whether a write to the client is under way.
+#[derive(Default)]
+struct Moved {
+    bytes: AtomicU64,
+    writing: AtomicBool,
+}
+
 /// Command output to the client's standard output, at the pace the client's window allows.
-fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev>, moved: &AtomicU64) {
+fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev>, moved: &Moved) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match from.read(&mut buf) {
@@ -1024,10 +1036,13 @@ fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev
             // A pty master reads EIO once every slave is closed.
             Err(_) => break,
         };
-        if to.write_all(&buf[..n]).is_err() {
+        moved.writing.store(true, Ordering::SeqCst);
+        let written = to.write_all(&buf[..n]);
+        moved.bytes.fetch_add(n as u64, Ordering::SeqCst);
+        moved.writing.store(false, Ordering::SeqCst);
+        if written.is_err() {
             break;
         }
-        moved.fetch_add(n as u64, Ordering::SeqCst);
     }
     let _ = tx.send(Ev::StdoutDone);
 }

@@ -424,6 +424,10 @@ fn exec_streams_status_and_signals() {
     expect_ok(&out, "cat >&2");
     assert_eq!(out.text(), "done\n");
     assert!(out.stderr.as_bytes() == String::from_utf8_lossy(&small).as_bytes(), "stderr bytes differ");
+    // A broken pipe ends the writer (SIGPIPE is at its default for commands).
+    let out = d.ssh(&keys, &[], "yes | head -n 3; echo ok", Vec::new());
+    expect_ok(&out, "yes | head");
+    assert_eq!(out.text(), "y\ny\ny\nok\n");
     // EOF on stdin reaches the command.
     let out = d.ssh(&keys, &[], "wc -c; echo after-eof", b"12345".to_vec());
     expect_ok(&out, "wc");
@@ -656,8 +660,9 @@ fn agent_forwarding() {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = keys.args();
     args.extend(["-b".to_owned(), "127.0.0.1".to_owned()]);
-    let d = Daemon::start(&args, &[("TMPDIR", tmp.path())], &keys);
     let sock = keys.path("agent.sock");
+    // The daemon's own agent never reaches a session.
+    let d = Daemon::start(&args, &[("TMPDIR", tmp.path()), ("SSH_AUTH_SOCK", &sock)], &keys);
     let agent = Command::new("ssh-agent").args(["-D", "-a", s(&sock)]).stdout(Stdio::null()).spawn().unwrap();
     let _agent = ChildGuard::new(agent, "ssh-agent");
     let start = Instant::now();
@@ -843,7 +848,7 @@ fn sigterm_exits_cleanly() {
         thread::sleep(Duration::from_millis(20));
     }
     let mut c = d.ssh_cmd(&keys, &["-A"]);
-    c.env("SSH_AUTH_SOCK", &sock).arg("echo $$ $SSH_AUTH_SOCK; exec sleep 60");
+    c.env("SSH_AUTH_SOCK", &sock).arg("echo $$ $SSH_AUTH_SOCK; sleep 60; echo not-reached");
     let mut session = ChildGuard::new(c.stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap(), "ssh sleep");
     let mut first = String::new();
     BufReader::new(session.child_mut().stdout.take().unwrap()).read_line(&mut first).unwrap();
@@ -870,10 +875,15 @@ fn sigterm_exits_cleanly() {
     assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
     assert!(TcpStream::connect(d.addr).is_err(), "still accepting");
     assert!(!remote_sock.exists() && std::fs::read_dir(tmp.path()).unwrap().next().is_none(), "temp files left");
-    // The command was hung up, and the client's connection ended.
+    // The command's process group (sh and the sleep it forked) was hung up, and the
+    // client's connection ended.
     let start = Instant::now();
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| !st.contains(") Z ")) {
-        assert!(start.elapsed() < Duration::from_secs(10), "sleep {pid} survived");
+    loop {
+        let left = live_in_group(pid);
+        if left.is_empty() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "processes of group {pid} survived: {left:?}");
         thread::sleep(Duration::from_millis(20));
     }
     let start = Instant::now();
@@ -883,22 +893,39 @@ fn sigterm_exits_cleanly() {
     }
 }
 
-/// Our client's `signal` reaches the command: `sleep 30` ends by TERM (and INT) at once.
+/// Processes (not zombies) whose process group is `pgrp`.
+fn live_in_group(pgrp: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so split after the last ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgrp.to_string() {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Our client's `signal` reaches the command: `sleep 30` ends by TERM (INT, HUP) at once.
 #[test]
 fn client_signal_reaches_the_command() {
     require_peers!(Peer::SshKeygen);
     let keys = Keys::new();
     let d = keys.start(&[]);
     let c = d.client(&keys);
-    for signal in ["TERM", "INT", "HUP"] {
-        let run = c.exec_command("exec sleep 30").unwrap();
+    // `sh -c 'sleep 30'` forks sleep (dash does not exec it): the signal reaches both.
+    for (signal, command) in [("TERM", "sleep 30"), ("INT", "exec sleep 30"), ("HUP", "sleep 30; echo not-reached")] {
+        let run = c.exec_command(command).unwrap();
         let t = Instant::now();
         run.stdout.signal(signal).unwrap();
         let status = run.stdout.recv_exit_status(Some(Duration::from_secs(20))).unwrap();
         assert!(matches!(&status, Some(SshExit::Signal { name, .. }) if name == signal), "{signal}: {status:?}");
         assert!(t.elapsed() < Duration::from_secs(5), "{signal} took {:?}", t.elapsed());
     }
-    // `sh -c` may run the command as its child: the signal goes to the shell.
+    // A shell that traps the signal decides for itself.
     let run = c.exec_command("trap 'echo got-term; exit 42' TERM; while :; do sleep 0.05; done").unwrap();
     thread::sleep(Duration::from_millis(300));
     run.stdout.signal("TERM").unwrap();
