@@ -145,6 +145,10 @@ fn rekey_both_ways_mid_traffic() {
     assert_eq!(rekeys, 3);
     // Only one host key event for the whole connection.
     assert_eq!(p.client_events.iter().filter(|e| matches!(e, Event::HostKey { .. })).count(), 1);
+    // Strict kex is a property of the connection: rekeys keep resetting sequence numbers
+    // (OpenSSH does, and a peer that did not would fail to decrypt after a rekey).
+    assert!(p.client.negotiated().is_some_and(|n| n.strict_kex), "client lost strict kex on rekey");
+    assert!(p.server.negotiated().is_some_and(|n| n.strict_kex), "server lost strict kex on rekey");
 }
 
 #[test]

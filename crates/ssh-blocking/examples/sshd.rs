@@ -1,0 +1,1174 @@
+//! `sshd`: a personal SSH server on the ssh-blocking API, started the way OpenSSH's `sshd`
+//! is and serving as the user who runs it (like `sshd` started by that user).
+//!
+//! ```text
+//! sshd -p PORT [-b ADDR] -h HOSTKEY… [-a AUTHORIZED_KEYS] [--password USER:PASS]…
+//!      [-o Ciphers=…|KexAlgorithms=…|MACs=…|HostKeyAlgorithms=…|RekeyLimit=…|Compression=…]…
+//! ```
+//!
+//! The flags and output are a contract (`tests/sshd_cli.rs` drives them with OpenSSH `ssh`):
+//!
+//! - `-p PORT` (required): the port; `0` picks a free one.
+//! - `-b ADDR`: the address to bind, **127.0.0.1 by default** (not sshd's every-interface
+//!   default: this is a test and development server).
+//! - `-h FILE` (required, repeatable): host private keys, unencrypted, in OpenSSH, PEM
+//!   (PKCS#1 / SEC1) or PKCS#8 format, any key types the core supports. Every file must load.
+//! - `-a FILE`: an OpenSSH `authorized_keys` file, read again at every attempt. Each listed key
+//!   logs in **any** user name. Line options (`command=`, `from=`, `restrict`, `no-pty`, …) are
+//!   skipped and **not honoured**; `cert-authority` lines, certificates and lines that do not
+//!   parse are ignored.
+//! - `--password USER:PASS` (repeatable, also `--password=USER:PASS`): that user may log in
+//!   with that password, by `password` or by `keyboard-interactive` (one `Password:` prompt).
+//! - `-o KEYWORD=VALUE` (or `-o "KEYWORD VALUE"`, repeatable, keywords case-insensitive):
+//!   `Ciphers`, `KexAlgorithms`, `MACs`, `HostKeyAlgorithms`, `PubkeyAcceptedAlgorithms` take
+//!   OpenSSH lists (`a,b` replaces, `+a` appends, `-a` removes, `^a` puts first, `*`/`?`
+//!   wildcards); `RekeyLimit SIZE [TIME]` (`1G 1h`, `default`, `none` for the time, suffixes
+//!   K/M/G/T and s/m/h/d/w); `Compression yes|delayed|no`.
+//! - Ready: prints exactly `listening on ADDR:PORT` (the bound port) on stdout, flushed, and
+//!   nothing else on stdout.
+//! - Errors: one line on stderr. Exit status as OpenSSH's sshd: **1** for a usage error
+//!   (unknown flag, missing argument, unknown `-o` keyword, a host key that does not load, a
+//!   failed bind), **255** for a bad value of a known `-o` keyword.
+//! - `SIGTERM` / `SIGINT`: stops accepting, sends `SIGHUP` to running commands, waits up to
+//!   3 s for their sessions to end, removes agent socket directories, exits 0.
+//!
+//! Sessions: `exec` runs `/bin/sh -c COMMAND`; `shell` runs `$SHELL` (else `/bin/sh`) as a
+//! login shell (`argv[0]` is `-NAME`); the `sftp` subsystem runs OpenSSH's `sftp-server` when
+//! it is installed. The working directory is `$HOME`. The environment is this process's, plus
+//! every variable the client sends (like `AcceptEnv *`), plus `TERM` and `SSH_TTY` with a pty
+//! and `SSH_AUTH_SOCK` with agent forwarding. With a pty (`ssh -t`) the command gets a real
+//! pseudo-terminal as its controlling terminal, with the client's size and terminal modes;
+//! window changes resize it. Without one it gets pipes; standard input, output and error are
+//! streamed with bounded buffers both ways, the client's EOF closes its input, and the exit
+//! status or the killing signal (`exit-signal`, e.g. `TERM`) is reported. Each command leads
+//! its own process group, and signals the client sends go to that group (so both `sh -c` and
+//! the program it forks get them). A client that goes away hangs up a pty command (`SIGHUP`);
+//! a command on pipes sees them break when it writes, as with sshd. Local forwards (`-L`) reach any target; remote forwards
+//! (`-R`) listen on 127.0.0.1 whatever address is asked (`GatewayPorts no`). Agent forwarding
+//! (`-A`) creates a socket in a private temporary directory (under `$TMPDIR`) for the
+//! session's life.
+//!
+//! There is no protocol logic here: everything SSH goes through `ssh_blocking::Server`.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+use rustix::termios::Termios;
+use ssh_blocking::ssh_proto::auth::{AuthMethod, InfoRequest, Prompt};
+use ssh_blocking::ssh_proto::connection::{ChannelKind, ExitStatus, PtyRequest, TerminalModes};
+use ssh_blocking::ssh_proto::keys::file::{PublicKeyFile, decode_private_key, decode_public_key};
+use ssh_blocking::ssh_proto::ssh_key::PublicKey;
+use ssh_blocking::ssh_proto::{HostKey, RekeyPolicy, server};
+use ssh_blocking::{AuthDecision, Channel, Interactive, Server, ServerHandler, ServerSession, SessionControl, Stdin};
+
+/// How often a session's supervisor looks at what it cannot wait on together (client input,
+/// control requests, output of the command).
+const TICK: Duration = Duration::from_millis(20);
+/// Chunks of 32 KiB queued per direction: what bounds the buffering of a session.
+const CHUNK: usize = 32 * 1024;
+const QUEUE: usize = 8;
+/// After a pty command exits, output still arriving is passed on until this long passes
+/// without any (a background job may hold the terminal open forever).
+const PTY_DRAIN: Duration = Duration::from_millis(250);
+/// How long SIGTERM waits for running sessions to end.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+/// After the last session ended on SIGTERM, time for its exit status to reach the client.
+const FLUSH_GRACE: Duration = Duration::from_millis(200);
+
+const SFTP_SERVERS: &[&str] =
+    &["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"];
+
+/// A failure to start: the line for stderr and the exit status.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+/// A usage error (exit 1, as sshd).
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: 1, message: message.into() }
+}
+
+/// A bad value of a known option (exit 255, as sshd's fatal()).
+fn bad_value(message: impl Into<String>) -> Failure {
+    Failure { code: 255, message: message.into() }
+}
+
+const USAGE: &str =
+    "usage: sshd -p PORT [-b ADDR] -h HOSTKEY... [-a AUTHORIZED_KEYS] [--password USER:PASS]... [-o KEYWORD=VALUE]...";
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+struct Cli {
+    port: u16,
+    bind: String,
+    host_keys: Vec<PathBuf>,
+    authorized_keys: Option<PathBuf>,
+    passwords: Vec<(String, String)>,
+    /// `-o` keyword and value, in order.
+    options: Vec<(String, String)>,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, Failure> {
+    let mut port = None;
+    let mut cli = Cli {
+        port: 0,
+        bind: "127.0.0.1".to_owned(),
+        host_keys: Vec::new(),
+        authorized_keys: None,
+        passwords: Vec::new(),
+        options: Vec::new(),
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--help" {
+            return Err(usage(USAGE));
+        }
+        if let Some(rest) = arg.strip_prefix("--password") {
+            let value = match rest.strip_prefix('=') {
+                Some(v) => v.to_owned(),
+                None if rest.is_empty() => {
+                    args.next().ok_or_else(|| usage("sshd: option requires an argument -- password"))?
+                }
+                None => return Err(usage(format!("sshd: unknown option {arg}"))),
+            };
+            let (user, pass) = value
+                .split_once(':')
+                .filter(|(u, _)| !u.is_empty())
+                .ok_or_else(|| usage("sshd: --password wants USER:PASS"))?;
+            cli.passwords.push((user.to_owned(), pass.to_owned()));
+            continue;
+        }
+        let flag = match arg.strip_prefix('-') {
+            Some(f) if !f.is_empty() && !f.starts_with('-') => f,
+            _ if arg.starts_with("--") => return Err(usage(format!("sshd: unknown option {arg}"))),
+            _ => return Err(usage(format!("sshd: unexpected argument {arg:?}"))),
+        };
+        let mut chars = flag.chars();
+        let letter = chars.next().unwrap_or('-');
+        if !matches!(letter, 'p' | 'b' | 'h' | 'a' | 'o') {
+            return Err(usage(format!("sshd: unknown option -- {letter}")));
+        }
+        let attached = chars.as_str();
+        let value = if attached.is_empty() {
+            args.next().ok_or_else(|| usage(format!("sshd: option requires an argument -- {letter}")))?
+        } else {
+            attached.to_owned()
+        };
+        match letter {
+            'p' => {
+                port = Some(value.parse::<u16>().map_err(|_| usage(format!("sshd: Bad port number {value:?}")))?);
+            }
+            'b' => cli.bind = value,
+            'h' => cli.host_keys.push(PathBuf::from(value)),
+            'a' => cli.authorized_keys = Some(PathBuf::from(value)),
+            _ => cli.options.push(split_option(&value)?),
+        }
+    }
+    cli.port = port.ok_or_else(|| usage("sshd: -p PORT is required"))?;
+    if cli.host_keys.is_empty() {
+        return Err(usage("sshd: no hostkeys available -- exiting (give -h HOSTKEY)"));
+    }
+    Ok(cli)
+}
+
+/// `Keyword=value` or `Keyword value` (sshd_config syntax on the command line).
+fn split_option(text: &str) -> Result<(String, String), Failure> {
+    let text = text.trim();
+    let cut = text.find(|c: char| c == '=' || c.is_ascii_whitespace()).unwrap_or(text.len());
+    let (keyword, rest) = text.split_at(cut);
+    let rest = rest.trim_start();
+    let value = rest.strip_prefix('=').unwrap_or(rest).trim();
+    if keyword.is_empty() {
+        return Err(usage(format!("command-line: line 0: Bad configuration option: {text:?}")));
+    }
+    if value.is_empty() {
+        return Err(bad_value(format!("command-line line 0: {keyword}: missing argument.")));
+    }
+    Ok((keyword.to_owned(), value.to_owned()))
+}
+
+/// `RekeyLimit SIZE [TIME]`: `default` or a size with an optional K/M/G/T suffix (0 is the
+/// default too), then `default`, `none` or a time (`1h30m`, `90`; 0 is none).
+fn parse_rekey_limit(value: &str) -> Result<RekeyPolicy, String> {
+    let default = RekeyPolicy::default();
+    let mut words = value.split_ascii_whitespace();
+    let size = words.next().ok_or("missing size")?;
+    let bytes = if size.eq_ignore_ascii_case("default") {
+        default.bytes
+    } else {
+        match parse_size(size)? {
+            0 => default.bytes,
+            n => n,
+        }
+    };
+    let time = match words.next() {
+        None => default.time,
+        Some(w) if w.eq_ignore_ascii_case("default") => default.time,
+        Some(w) if w.eq_ignore_ascii_case("none") => None,
+        Some(w) => match parse_time(w)? {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        },
+    };
+    if let Some(extra) = words.next() {
+        return Err(format!("unexpected {extra:?}"));
+    }
+    Ok(RekeyPolicy { bytes, time })
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &s[digits.len()..];
+    let n: u64 = digits.parse().map_err(|_| format!("Bad RekeyLimit number {s:?}"))?;
+    let scale: u64 = match suffix.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("Bad RekeyLimit number {s:?}")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("RekeyLimit {s:?} too large"))
+}
+
+/// sshd's time format: `<n>[s|m|h|d|w]…`, a bare number being seconds.
+fn parse_time(s: &str) -> Result<u64, String> {
+    let bad = || format!("Bad time {s:?}");
+    let mut total: u64 = 0;
+    let mut number: Option<u64> = None;
+    for c in s.chars() {
+        if let Some(d) = c.to_digit(10) {
+            number =
+                Some(number.unwrap_or(0).checked_mul(10).and_then(|n| n.checked_add(u64::from(d))).ok_or_else(bad)?);
+            continue;
+        }
+        let unit: u64 = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n = number.take().ok_or_else(bad)?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+    }
+    if let Some(n) = number {
+        total = total.checked_add(n).ok_or_else(bad)?;
+    } else if s.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn load_host_key(path: &Path) -> Result<HostKey, Failure> {
+    let fail = |why: &dyn std::fmt::Display| usage(format!("sshd: Unable to load host key {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
+    let loaded = decode_private_key(&text, None).map_err(|e| fail(&e))?;
+    HostKey::new(loaded.key).map_err(|e| fail(&e))
+}
+
+fn build_config(cli: &Cli) -> Result<server::Config, Failure> {
+    let keys = cli.host_keys.iter().map(|p| load_host_key(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut config = server::Config::new(keys);
+    for (keyword, value) in &cli.options {
+        let bad =
+            |why: &dyn std::fmt::Display| bad_value(format!("command-line line 0: Bad {keyword} {value:?}: {why}"));
+        let algorithms = &mut config.transport.algorithms;
+        match keyword.to_ascii_lowercase().as_str() {
+            "ciphers" | "kexalgorithms" | "macs" | "hostkeyalgorithms" => {
+                algorithms.apply_openssh_option(keyword, value).map_err(|e| bad(&e))?;
+            }
+            "compression" => {
+                let value = if value.eq_ignore_ascii_case("delayed") { "yes" } else { value };
+                algorithms.apply_openssh_option(keyword, value).map_err(|e| bad(&e))?;
+            }
+            "pubkeyacceptedalgorithms" | "pubkeyacceptedkeytypes" => {
+                config.auth.publickey_algorithms.apply_openssh(value).map_err(|e| bad(&e))?;
+            }
+            "rekeylimit" => config.transport.rekey = parse_rekey_limit(value).map_err(|e| bad(&e))?,
+            _ => return Err(usage(format!("command-line: line 0: Bad configuration option: {keyword}"))),
+        }
+    }
+    // Offer the methods that can succeed.
+    let mut methods = Vec::new();
+    if cli.authorized_keys.is_some() || cli.passwords.is_empty() {
+        methods.push(AuthMethod::PublicKey);
+    }
+    if !cli.passwords.is_empty() {
+        methods.extend([AuthMethod::KeyboardInteractive, AuthMethod::Password]);
+    }
+    config.auth.methods = methods;
+    // A connection checks the whole configuration (lists not empty, a host key for the
+    // enabled host key algorithms, limits): fail now rather than at the first client.
+    let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+    server::Connection::new(Arc::new(config.clone()), Instant::now(), rng)
+        .map_err(|e| bad_value(format!("sshd: bad configuration: {e}")))?;
+    Ok(config)
+}
+
+// ---------------------------------------------------------------------------------------
+// Authorized keys
+
+/// The keys of an authorized_keys file (options skipped, unparsable lines ignored).
+fn authorized_keys(path: &Path) -> Vec<PublicKey> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    text.lines().filter_map(authorized_key).collect()
+}
+
+fn authorized_key(line: &str) -> Option<PublicKey> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let found = match decode_public_key(line) {
+        Ok(found) => found,
+        Err(_) => {
+            let (options, rest) = split_key_options(line);
+            if options.split(',').any(|o| o.trim().eq_ignore_ascii_case("cert-authority")) {
+                return None;
+            }
+            decode_public_key(rest).ok()?
+        }
+    };
+    match found {
+        PublicKeyFile::Key(key) => Some(key),
+        PublicKeyFile::Certificate(_) => None,
+    }
+}
+
+/// Splits the leading options field (up to the first blank outside double quotes).
+fn split_key_options(line: &str) -> (&str, &str) {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            c if c.is_ascii_whitespace() && !quoted => return (&line[..i], line[i..].trim_start()),
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---------------------------------------------------------------------------------------
+// What is running, for a clean SIGTERM
+
+#[derive(Default)]
+struct Registry {
+    state: Mutex<Running>,
+    changed: Condvar,
+    stopping: AtomicBool,
+}
+
+#[derive(Default)]
+struct Running {
+    sessions: usize,
+    /// Commands running (each leads its own process group).
+    children: HashSet<i32>,
+    dirs: Vec<PathBuf>,
+}
+
+/// Counts a session while it lives.
+struct SessionGuard(Arc<Registry>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.lock().sessions -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Running> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enter(self: &Arc<Self>) -> SessionGuard {
+        self.lock().sessions += 1;
+        SessionGuard(Arc::clone(self))
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Stops new commands, hangs up running ones, waits for their sessions, and removes the
+    /// agent directories still there.
+    fn shutdown(&self, wait: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let children: Vec<i32> = self.lock().children.iter().copied().collect();
+        for pid in children {
+            hang_up(pid);
+        }
+        let deadline = Instant::now() + wait;
+        let mut st = self.lock();
+        let had_sessions = st.sessions > 0;
+        while st.sessions > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self.changed.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        if had_sessions {
+            // A session's exit status and close go out after its command returns: give the
+            // connections' writers a moment before the process ends.
+            drop(st);
+            thread::sleep(FLUSH_GRACE);
+            st = self.lock();
+        }
+        for pid in st.children.iter().filter_map(|p| Pid::from_raw(*p)) {
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+        }
+        for dir in st.dirs.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// SIGHUP to a command's process group, as a closing terminal does.
+fn hang_up(pid: i32) {
+    let Some(pid) = Pid::from_raw(pid) else { return };
+    let _ = rustix::process::kill_process_group(pid, Signal::HUP);
+}
+
+// ---------------------------------------------------------------------------------------
+// The handler
+
+struct Personal {
+    authorized_keys: Option<PathBuf>,
+    passwords: Vec<(String, String)>,
+    registry: Arc<Registry>,
+}
+
+impl Personal {
+    fn password_ok(&self, user: &str, password: &str) -> bool {
+        // Every entry is compared, so the time does not tell which user matched.
+        self.passwords.iter().fold(false, |ok, (u, p)| {
+            ok | (same_bytes(u.as_bytes(), user.as_bytes()) & same_bytes(p.as_bytes(), password.as_bytes()))
+        })
+    }
+
+    fn decide(ok: bool) -> AuthDecision {
+        if ok { AuthDecision::Accept } else { AuthDecision::Reject }
+    }
+}
+
+enum Program {
+    Command(Vec<u8>),
+    Shell,
+    Sftp(PathBuf),
+}
+
+fn sftp_server() -> Option<PathBuf> {
+    SFTP_SERVERS.iter().map(PathBuf::from).find(|p| p.is_file())
+}
+
+impl ServerHandler for Personal {
+    fn check_auth_password(&self, user: &str, password: &str) -> AuthDecision {
+        Self::decide(self.password_ok(user, password))
+    }
+
+    fn check_auth_publickey(&self, _user: &str, key: &PublicKey) -> AuthDecision {
+        let Some(path) = &self.authorized_keys else { return AuthDecision::Reject };
+        Self::decide(authorized_keys(path).iter().any(|k| k.key_data() == key.key_data()))
+    }
+
+    fn check_auth_interactive(&self, _user: &str, _submethods: &[String]) -> Interactive {
+        if self.passwords.is_empty() {
+            return Interactive::Decide(AuthDecision::Reject);
+        }
+        Interactive::Prompts(InfoRequest {
+            name: String::new(),
+            instruction: String::new(),
+            prompts: vec![Prompt { text: "Password: ".into(), echo: false }],
+        })
+    }
+
+    fn check_auth_interactive_response(&self, user: &str, answers: &[&str]) -> Interactive {
+        let ok = matches!(answers, [one] if self.password_ok(user, one));
+        Interactive::Decide(Self::decide(ok))
+    }
+
+    fn check_channel_request(&self, kind: &ChannelKind) -> bool {
+        matches!(kind, ChannelKind::Session | ChannelKind::DirectTcpip { .. })
+    }
+
+    fn check_port_forward_request(&self, _address: &str, port: u16) -> Option<SocketAddr> {
+        Some((Ipv4Addr::LOCALHOST, port).into())
+    }
+
+    fn check_pty_request(&self, _pty: &PtyRequest) -> bool {
+        true
+    }
+
+    fn check_env_request(&self, _name: &str, _value: &str) -> bool {
+        true
+    }
+
+    fn check_agent_forward_request(&self) -> bool {
+        true
+    }
+
+    fn check_exec_request(&self, _command: &[u8]) -> bool {
+        !self.registry.stopping()
+    }
+
+    fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
+        self.run(session, Program::Command(command.to_vec()))
+    }
+
+    fn check_shell_request(&self) -> bool {
+        !self.registry.stopping()
+    }
+
+    fn shell(&self, session: &mut ServerSession) -> ExitStatus {
+        self.run(session, Program::Shell)
+    }
+
+    fn check_subsystem_request(&self, name: &str) -> bool {
+        name == "sftp" && sftp_server().is_some() && !self.registry.stopping()
+    }
+
+    fn subsystem(&self, session: &mut ServerSession, _name: &str) -> ExitStatus {
+        match sftp_server() {
+            Some(path) => self.run(session, Program::Sftp(path)),
+            None => ExitStatus::Code(127),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running a command for a session
+
+/// What the threads around a running command tell its supervisor.
+enum Ev {
+    /// Standard error output to pass on.
+    Stderr(Vec<u8>),
+    StderrDone,
+    StdoutDone,
+    /// The input writer took a chunk (room in its queue).
+    InputTaken,
+    Exited(std::process::ExitStatus),
+    /// A connection to the session's agent socket.
+    Agent(UnixStream),
+}
+
+/// A pty master shared by the threads that read and write it.
+#[derive(Clone)]
+struct PtyIo(Arc<pty_process::blocking::Pty>);
+
+impl Read for PtyIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for PtyIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A started command and its streams.
+struct Spawned {
+    child: std::process::Child,
+    pty: Option<PtyIo>,
+    input: Box<dyn Write + Send>,
+    output: Box<dyn Read + Send>,
+    errors: Option<Box<dyn Read + Send>>,
+}
+
+fn command_for(program: &Program) -> Command {
+    match program {
+        Program::Command(command) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(OsStr::from_bytes(command));
+            c
+        }
+        Program::Shell => {
+            let shell = std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+            let name = Path::new(&shell).file_name().map(OsStr::to_os_string).unwrap_or_else(|| "sh".into());
+            let mut login = std::ffi::OsString::from("-");
+            login.push(name);
+            let mut c = Command::new(&shell);
+            c.arg0(login);
+            c
+        }
+        Program::Sftp(path) => Command::new(path),
+    }
+}
+
+fn spawn_pipes(mut cmd: Command) -> io::Result<Spawned> {
+    // Its own process group, for signals (a pty command leads a session of its own).
+    cmd.process_group(0);
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let missing = || io::Error::other("child pipes missing");
+    let input = Box::new(child.stdin.take().ok_or_else(missing)?);
+    let output = Box::new(child.stdout.take().ok_or_else(missing)?);
+    let errors: Box<dyn Read + Send> = Box::new(child.stderr.take().ok_or_else(missing)?);
+    Ok(Spawned { child, pty: None, input, output, errors: Some(errors) })
+}
+
+fn pty_size(cols: u32, rows: u32, width_px: u32, height_px: u32) -> pty_process::Size {
+    let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    pty_process::Size::new_with_pixel(clamp(rows), clamp(cols), clamp(width_px), clamp(height_px))
+}
+
+fn spawn_pty(mut cmd: Command, request: &PtyRequest) -> io::Result<Spawned> {
+    let pty_error = |e: pty_process::Error| io::Error::other(format!("pty: {e}"));
+    let (pty, pts) = pty_process::blocking::open().map_err(pty_error)?;
+    pty.resize(pty_size(request.cols, request.rows, request.width_px, request.height_px)).map_err(pty_error)?;
+    if let Ok(mut modes) = rustix::termios::tcgetattr(&pts) {
+        apply_modes(&mut modes, &request.modes);
+        let _ = rustix::termios::tcsetattr(&pts, rustix::termios::OptionalActions::Now, &modes);
+    }
+    let name = rustix::pty::ptsname(&pty, Vec::new())?;
+    if !request.term.is_empty() {
+        cmd.env("TERM", &request.term);
+    }
+    cmd.env("SSH_TTY", OsStr::from_bytes(name.as_bytes()));
+    let child = pty_process::blocking::Command::from(cmd).spawn(pts).map_err(pty_error)?;
+    let io = PtyIo(Arc::new(pty));
+    Ok(Spawned { child, input: Box::new(io.clone()), output: Box::new(io.clone()), errors: None, pty: Some(io) })
+}
+
+/// Applies the client's terminal modes (RFC 4254 §8) that Linux has.
+fn apply_modes(t: &mut Termios, modes: &TerminalModes) {
+    use rustix::termios::{
+        ControlModes as C, InputModes as I, LocalModes as L, OutputModes as O, SpecialCodeIndex as S,
+    };
+    use ssh_blocking::ssh_proto::connection::modes::opcode as op;
+    for &(code, value) in &modes.0 {
+        let special = match code {
+            op::VINTR => Some(S::VINTR),
+            op::VQUIT => Some(S::VQUIT),
+            op::VERASE => Some(S::VERASE),
+            op::VKILL => Some(S::VKILL),
+            op::VEOF => Some(S::VEOF),
+            op::VEOL => Some(S::VEOL),
+            op::VEOL2 => Some(S::VEOL2),
+            op::VSTART => Some(S::VSTART),
+            op::VSTOP => Some(S::VSTOP),
+            op::VSUSP => Some(S::VSUSP),
+            op::VREPRINT => Some(S::VREPRINT),
+            op::VWERASE => Some(S::VWERASE),
+            op::VLNEXT => Some(S::VLNEXT),
+            op::VDISCARD => Some(S::VDISCARD),
+            _ => None,
+        };
+        if let Some(index) = special {
+            // 255 disables the character (_POSIX_VDISABLE is 0 on Linux).
+            t.special_codes[index] = if value == 255 { 0 } else { u8::try_from(value).unwrap_or(0) };
+            continue;
+        }
+        let on = value != 0;
+        match code {
+            op::IGNPAR => t.input_modes.set(I::IGNPAR, on),
+            op::PARMRK => t.input_modes.set(I::PARMRK, on),
+            op::INPCK => t.input_modes.set(I::INPCK, on),
+            op::ISTRIP => t.input_modes.set(I::ISTRIP, on),
+            op::INLCR => t.input_modes.set(I::INLCR, on),
+            op::IGNCR => t.input_modes.set(I::IGNCR, on),
+            op::ICRNL => t.input_modes.set(I::ICRNL, on),
+            op::IUCLC => t.input_modes.set(I::IUCLC, on),
+            op::IXON => t.input_modes.set(I::IXON, on),
+            op::IXANY => t.input_modes.set(I::IXANY, on),
+            op::IXOFF => t.input_modes.set(I::IXOFF, on),
+            op::IMAXBEL => t.input_modes.set(I::IMAXBEL, on),
+            op::IUTF8 => t.input_modes.set(I::IUTF8, on),
+            op::ISIG => t.local_modes.set(L::ISIG, on),
+            op::ICANON => t.local_modes.set(L::ICANON, on),
+            op::XCASE => t.local_modes.set(L::XCASE, on),
+            op::ECHO => t.local_modes.set(L::ECHO, on),
+            op::ECHOE => t.local_modes.set(L::ECHOE, on),
+            op::ECHOK => t.local_modes.set(L::ECHOK, on),
+            op::ECHONL => t.local_modes.set(L::ECHONL, on),
+            op::NOFLSH => t.local_modes.set(L::NOFLSH, on),
+            op::TOSTOP => t.local_modes.set(L::TOSTOP, on),
+            op::IEXTEN => t.local_modes.set(L::IEXTEN, on),
+            op::ECHOCTL => t.local_modes.set(L::ECHOCTL, on),
+            op::ECHOKE => t.local_modes.set(L::ECHOKE, on),
+            op::PENDIN => t.local_modes.set(L::PENDIN, on),
+            op::OPOST => t.output_modes.set(O::OPOST, on),
+            op::OLCUC => t.output_modes.set(O::OLCUC, on),
+            op::ONLCR => t.output_modes.set(O::ONLCR, on),
+            op::OCRNL => t.output_modes.set(O::OCRNL, on),
+            op::ONOCR => t.output_modes.set(O::ONOCR, on),
+            op::ONLRET => t.output_modes.set(O::ONLRET, on),
+            op::CS7 | op::CS8 if on => {
+                t.control_modes.remove(C::CSIZE);
+                t.control_modes.insert(if code == op::CS7 { C::CS7 } else { C::CS8 });
+            }
+            op::PARENB => t.control_modes.set(C::PARENB, on),
+            op::PARODD => t.control_modes.set(C::PARODD, on),
+            _ => {}
+        }
+    }
+}
+
+/// Signal names as SSH spells them (RFC 4254 §6.10: without `SIG`).
+const SIGNALS: &[(&str, Signal)] = &[
+    ("HUP", Signal::HUP),
+    ("INT", Signal::INT),
+    ("QUIT", Signal::QUIT),
+    ("ILL", Signal::ILL),
+    ("TRAP", Signal::TRAP),
+    ("ABRT", Signal::ABORT),
+    ("BUS", Signal::BUS),
+    ("FPE", Signal::FPE),
+    ("KILL", Signal::KILL),
+    ("USR1", Signal::USR1),
+    ("SEGV", Signal::SEGV),
+    ("USR2", Signal::USR2),
+    ("PIPE", Signal::PIPE),
+    ("ALRM", Signal::ALARM),
+    ("TERM", Signal::TERM),
+    ("CHLD", Signal::CHILD),
+    ("CONT", Signal::CONT),
+    ("STOP", Signal::STOP),
+    ("TSTP", Signal::TSTP),
+    ("TTIN", Signal::TTIN),
+    ("TTOU", Signal::TTOU),
+    ("URG", Signal::URG),
+    ("XCPU", Signal::XCPU),
+    ("XFSZ", Signal::XFSZ),
+    ("VTALRM", Signal::VTALARM),
+    ("PROF", Signal::PROF),
+    ("WINCH", Signal::WINCH),
+    ("SYS", Signal::SYS),
+];
+
+fn signal_named(name: &str) -> Option<Signal> {
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, s)| *s)
+}
+
+/// The SSH name of signal number `n` (OpenSSH's name for one it does not know).
+fn signal_name(n: i32) -> String {
+    SIGNALS.iter().find(|(_, s)| s.as_raw() == n).map_or("SIG@openssh.com", |(name, _)| name).to_owned()
+}
+
+impl Personal {
+    fn run(&self, session: &mut ServerSession, program: Program) -> ExitStatus {
+        let _counted = self.registry.enter();
+        let (tx, rx) = sync_channel::<Ev>(QUEUE * 2);
+        let agent = if session.agent_forwarding {
+            match AgentSocket::start(tx.clone(), &self.registry) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    let _ = session.channel.write_stderr(format!("sshd: agent forwarding failed: {e}\r\n").as_bytes());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut cmd = command_for(&program);
+        // This process's own session variables are not the client's.
+        for name in ["SSH_AUTH_SOCK", "SSH_TTY", "SSH_CLIENT", "SSH_CONNECTION", "SSH_ORIGINAL_COMMAND"] {
+            cmd.env_remove(name);
+        }
+        cmd.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(agent) = &agent {
+            cmd.env("SSH_AUTH_SOCK", &agent.path);
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|h| Path::new(h).is_dir()) {
+            cmd.current_dir(home);
+        }
+        let spawned = match &session.pty {
+            Some(request) => spawn_pty(cmd, request),
+            None => spawn_pipes(cmd),
+        };
+        let spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = session.channel.write_stderr(format!("sshd: cannot run the command: {e}\r\n").as_bytes());
+                return ExitStatus::Code(127);
+            }
+        };
+        let pid = spawned.child.id();
+        let pid_raw = i32::try_from(pid).unwrap_or(0);
+        self.registry.lock().children.insert(pid_raw);
+        // Stopping between the check and the insert would miss this child: look again.
+        if self.registry.stopping() {
+            hang_up(pid_raw);
+        }
+        let status = supervise(session, spawned, tx, rx);
+        self.registry.lock().children.remove(&pid_raw);
+        drop(agent);
+        status
+    }
+}
+
+/// Starts the threads around a command and passes everything between it and the channel
+/// until it has exited and its output is passed on. Returns how it ended.
+fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, rx: Receiver<Ev>) -> ExitStatus {
+    let Spawned { mut child, pty, input, output, errors } = spawned;
+    let pid = Pid::from_child(&child);
+    let moved = Arc::new(Moved::default());
+
+    let (input_tx, input_rx) = sync_channel::<Vec<u8>>(QUEUE);
+    let to_child = tx.clone();
+    thread::spawn(move || feed_input(input_rx, input, &to_child));
+    let (out_tx, out_moved, stdout) = (tx.clone(), Arc::clone(&moved), session.channel.stdin());
+    thread::spawn(move || pump_output(output, stdout, &out_tx, &out_moved));
+    let errors_done = errors.is_none();
+    if let Some(errors) = errors {
+        let err_tx = tx.clone();
+        thread::spawn(move || pump_errors(errors, &err_tx));
+    }
+    let reaper = tx.clone();
+    thread::spawn(move || {
+        if let Ok(status) = child.wait() {
+            let _ = reaper.send(Ev::Exited(status));
+        }
+    });
+    drop(tx);
+
+    let mut s = Supervisor {
+        pid,
+        pty,
+        input: Some(input_tx),
+        held: None,
+        exited: None,
+        output_done: false,
+        errors_done,
+        moved,
+        last_moved: (0, Instant::now()),
+        hung_up: false,
+    };
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        while let Ok(ev) = rx.try_recv() {
+            s.event(session, ev);
+        }
+        while let Some(control) = session.try_control() {
+            s.control(control);
+        }
+        s.offer_input();
+        if let Some(status) = s.finished() {
+            return status;
+        }
+        if s.input.is_some() && s.held.is_none() {
+            // Wait for client input (the common case), at most a tick.
+            session.channel.set_timeout(Some(TICK));
+            let read = session.channel.read(&mut buf);
+            session.channel.set_timeout(None);
+            match read {
+                Ok(0) => s.input = None, // EOF: the writer closes the command's input
+                Ok(n) => s.held = Some(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                Err(_) => s.input = None,
+            }
+        } else {
+            if let Ok(ev) = rx.recv_timeout(TICK) {
+                s.event(session, ev);
+            }
+            if !s.hung_up && channel_closed(&session.channel) {
+                s.hang_up();
+            }
+        }
+    }
+}
+
+/// Whether the client has closed the channel.
+fn channel_closed(channel: &Channel) -> bool {
+    channel.recv_exit_status(Some(Duration::ZERO)).is_ok()
+}
+
+struct Supervisor {
+    pid: Pid,
+    pty: Option<PtyIo>,
+    /// Chunks of client input for the writer thread; `None` after the client's EOF.
+    input: Option<SyncSender<Vec<u8>>>,
+    /// A chunk read from the client that the writer's queue had no room for yet.
+    held: Option<Vec<u8>>,
+    exited: Option<std::process::ExitStatus>,
+    output_done: bool,
+    errors_done: bool,
+    /// Output passed on so far, and when that count last changed.
+    moved: Arc<Moved>,
+    last_moved: (u64, Instant),
+    hung_up: bool,
+}
+
+impl Supervisor {
+    fn event(&mut self, session: &ServerSession, ev: Ev) {
+        match ev {
+            Ev::Stderr(data) => {
+                let _ = session.channel.write_stderr(&data);
+            }
+            Ev::StderrDone => self.errors_done = true,
+            Ev::StdoutDone => self.output_done = true,
+            Ev::InputTaken => {}
+            Ev::Exited(status) => {
+                self.exited = Some(status);
+                self.last_moved = (self.moved.bytes.load(Ordering::SeqCst), Instant::now());
+            }
+            Ev::Agent(socket) => match session.open_agent_channel() {
+                Ok(channel) => {
+                    thread::spawn(move || pump_agent(channel, socket));
+                }
+                Err(_) => drop(socket),
+            },
+        }
+    }
+
+    fn control(&mut self, control: SessionControl) {
+        match control {
+            SessionControl::Signal(name) => {
+                if self.exited.is_none()
+                    && let Some(signal) = signal_named(&name)
+                {
+                    // The whole group: `sh -c` forks the program it runs (dash does not exec
+                    // the last command), and both must get it, as from a terminal.
+                    let _ = rustix::process::kill_process_group(self.pid, signal);
+                }
+            }
+            SessionControl::WindowChange { cols, rows, width_px, height_px } => {
+                if let Some(pty) = &self.pty {
+                    let _ = pty.0.resize(pty_size(cols, rows, width_px, height_px));
+                }
+            }
+            SessionControl::Break(_) => {}
+        }
+    }
+
+    /// Hands a held chunk to the writer when its queue has room.
+    fn offer_input(&mut self) {
+        let (Some(chunk), Some(queue)) = (self.held.take(), &self.input) else { return };
+        match queue.try_send(chunk) {
+            Ok(()) => {}
+            Err(TrySendError::Full(chunk)) => self.held = Some(chunk),
+            Err(TrySendError::Disconnected(_)) => self.input = None,
+        }
+    }
+
+    /// The client went away: a terminal hangs up, as when sshd closes the pty; pipes are
+    /// left to the command, which sees them break when it writes.
+    fn hang_up(&mut self) {
+        self.hung_up = true;
+        self.input = None;
+        if self.exited.is_none() && self.pty.is_some() {
+            hang_up(self.pid.as_raw_nonzero().get());
+        }
+    }
+
+    fn finished(&mut self) -> Option<ExitStatus> {
+        let status = self.exited?;
+        let drained = if self.pty.is_some() {
+            let now = self.moved.bytes.load(Ordering::SeqCst);
+            if now != self.last_moved.0 {
+                self.last_moved = (now, Instant::now());
+            }
+            let writing = self.moved.writing.load(Ordering::SeqCst);
+            self.output_done || (!writing && self.last_moved.1.elapsed() >= PTY_DRAIN)
+        } else {
+            self.output_done && self.errors_done
+        };
+        if !drained {
+            return None;
+        }
+        Some(match (status.code(), status.signal()) {
+            (Some(code), _) => ExitStatus::Code(code as u32),
+            (None, Some(signal)) => ExitStatus::Signal {
+                name: signal_name(signal),
+                core_dumped: status.core_dumped(),
+                message: String::new(),
+            },
+            (None, None) => ExitStatus::Code(255),
+        })
+    }
+}
+
+/// Writes client input to the command; dropping `to` at the end closes a pipe (EOF).
+fn feed_input(chunks: Receiver<Vec<u8>>, mut to: Box<dyn Write + Send>, tx: &SyncSender<Ev>) {
+    for chunk in chunks {
+        if to.write_all(&chunk).is_err() {
+            break;
+        }
+        let _ = tx.send(Ev::InputTaken);
+    }
+}
+
+/// How much output has been passed on, and whether a write to the client is under way.
+#[derive(Default)]
+struct Moved {
+    bytes: AtomicU64,
+    writing: AtomicBool,
+}
+
+/// Command output to the client's standard output, at the pace the client's window allows.
+fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev>, moved: &Moved) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A pty master reads EIO once every slave is closed.
+            Err(_) => break,
+        };
+        moved.writing.store(true, Ordering::SeqCst);
+        let written = to.write_all(&buf[..n]);
+        moved.bytes.fetch_add(n as u64, Ordering::SeqCst);
+        moved.writing.store(false, Ordering::SeqCst);
+        if written.is_err() {
+            break;
+        }
+    }
+    let _ = tx.send(Ev::StdoutDone);
+}
+
+/// Command standard error, in chunks through the bounded queue to the supervisor.
+fn pump_errors(mut from: Box<dyn Read + Send>, tx: &SyncSender<Ev>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx.send(Ev::Stderr(buf[..n].to_vec())).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = tx.send(Ev::StderrDone);
+}
+
+// ---------------------------------------------------------------------------------------
+// Agent forwarding
+
+/// The session's `SSH_AUTH_SOCK`: a socket in a private temporary directory; each connection
+/// to it goes to the supervisor, which opens an agent channel to the client.
+struct AgentSocket {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    registry: Arc<Registry>,
+}
+
+impl AgentSocket {
+    fn start(tx: SyncSender<Ev>, registry: &Arc<Registry>) -> io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("ssh-agent-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let path = dir.path().join(format!("agent.{}", std::process::id()));
+        let listener = UnixListener::bind(&path)?;
+        registry.lock().dirs.push(dir.path().to_owned());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                if tx.send(Ev::Agent(conn)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self { dir: Some(dir), path, stop, registry: Arc::clone(registry) })
+    }
+}
+
+impl Drop for AgentSocket {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept so the listener closes.
+        let _ = UnixStream::connect(&self.path);
+        if let Some(dir) = self.dir.take() {
+            self.registry.lock().dirs.retain(|d| d != dir.path());
+            let _ = dir.close();
+        }
+    }
+}
+
+/// Copies between a local agent client and an agent channel, half-closing each way.
+fn pump_agent(mut channel: Channel, socket: UnixStream) {
+    let Ok(mut from_socket) = socket.try_clone() else { return };
+    let mut up = channel.stdin();
+    let upstream = thread::spawn(move || {
+        let _ = io::copy(&mut from_socket, &mut up);
+        let _ = up.send_eof();
+    });
+    let mut to_socket = socket;
+    let _ = io::copy(&mut channel, &mut to_socket);
+    let _ = to_socket.shutdown(Shutdown::Write);
+    let _ = upstream.join();
+}
+
+// ---------------------------------------------------------------------------------------
+
+fn run() -> Result<(), Failure> {
+    let cli = parse_args(std::env::args().skip(1))?;
+    let config = build_config(&cli)?;
+    let registry = Arc::new(Registry::default());
+    let handler = Personal {
+        authorized_keys: cli.authorized_keys.clone(),
+        passwords: cli.passwords.clone(),
+        registry: Arc::clone(&registry),
+    };
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+        .map_err(|e| usage(format!("sshd: cannot handle signals: {e}")))?;
+    let server = Server::bind((cli.bind.as_str(), cli.port), config, handler)
+        .map_err(|e| usage(format!("sshd: Bind to port {} on {} failed: {e}", cli.port, cli.bind)))?;
+    let addr = server.local_addr().map_err(|e| usage(format!("sshd: {e}")))?;
+    let stop = server.stop_handle().map_err(|e| usage(format!("sshd: {e}")))?;
+    thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            stop.stop();
+        }
+    });
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {addr}")
+            .and_then(|()| out.flush())
+            .map_err(|e| usage(format!("sshd: stdout: {e}")))?;
+    }
+    let served = server.serve();
+    registry.shutdown(SHUTDOWN_WAIT);
+    served.map_err(|e| usage(format!("sshd: {e}")))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
