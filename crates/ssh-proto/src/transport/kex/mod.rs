@@ -431,12 +431,6 @@ impl Transport {
         Ok(h)
     }
 
-    /// Whether strict kex was negotiated in the first exchange: then every NEWKEYS resets
-    /// the sequence number, rekeys included (OpenSSH PROTOCOL, "kex-strict").
-    fn strict_session(&self) -> bool {
-        self.negotiated.is_some_and(|n| n.strict_kex)
-    }
-
     fn derive_keys(&self, neg: &Negotiated, k: &SharedSecret, h: &[u8]) -> Derived {
         let sid = self.session_id.as_deref().unwrap_or_default();
         let hash = neg.kex.hash();
@@ -459,7 +453,7 @@ impl Transport {
         let protection = Protection::new(&keys.tx, true)
             .ok_or_else(|| Error::Kex(KexError::SigningFailed("cannot initialise cipher".into())))?;
         self.sealer.protection = protection;
-        if neg.strict_kex || self.strict_session() {
+        if neg.strict_kex {
             self.sealer.seq = 0;
         }
         self.sealer.counters = Default::default();
@@ -500,8 +494,7 @@ impl Transport {
         };
         self.opener.protection = Protection::new(&rx, false)
             .ok_or_else(|| Error::Kex(KexError::SigningFailed("cannot initialise cipher".into())))?;
-        let strict = neg.strict_kex || self.strict_session();
-        if strict {
+        if neg.strict_kex {
             self.opener.seq = 0;
         }
         self.opener.counters = Default::default();
@@ -511,8 +504,7 @@ impl Transport {
         let initial = self.kex_count == 0;
         self.kex = None;
         self.kex_count += 1;
-        // Strict kex, negotiated in the first exchange, holds for the whole connection.
-        self.negotiated = Some(Negotiated { strict_kex: strict, ..neg });
+        self.negotiated = Some(neg);
         if initial {
             self.set_timer(Timer::Handshake, None);
         }
