@@ -689,3 +689,36 @@ fn server_killed_mid_transfer() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// 256 MiB on stdout and 256 MiB on stderr at once, each read by its own thread and
+/// checked against the pattern sshd's side wrote.
+#[test]
+fn both_streams_at_once_256_mib_each() {
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = connect_client(&sshd, dir.path());
+    const LEN: u64 = 256 << 20;
+    let mut ch = c.session().open_session().unwrap();
+    ch.set_timeout(Some(Duration::from_secs(120)));
+    ch.exec(&format!("yes stdout-line | head -c {LEN} & yes e | head -c {LEN} >&2; wait")).unwrap();
+    fn check(mut r: impl Read, line: &'static [u8]) -> (u64, u64) {
+        let mut buf = vec![0u8; 1 << 20];
+        let pattern: Vec<u8> = line.iter().copied().cycle().take(buf.len() + line.len()).collect();
+        let (mut total, mut bad) = (0u64, 0u64);
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                return (total, bad);
+            }
+            let at = (total % line.len() as u64) as usize;
+            bad += u64::from(buf[..n] != pattern[at..at + n]);
+            total += n as u64;
+        }
+    }
+    let err = ch.stderr();
+    let errors = std::thread::spawn(move || check(err, b"e\n"));
+    assert_eq!(check(&mut ch, b"stdout-line\n"), (LEN, 0));
+    assert_eq!(errors.join().unwrap(), (LEN, 0));
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
+}
