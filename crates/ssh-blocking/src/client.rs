@@ -370,6 +370,21 @@ impl Client {
         Ok(Exec { stdin: ch.stdin(), stderr: ch.stderr(), stdout: ch })
     }
 
+    /// Starts an interactive shell on a pseudo-terminal (Paramiko's `invoke_shell`).
+    pub fn invoke_shell(&self, term: &str, cols: u32, rows: u32) -> Result<Channel, Error> {
+        let ch = self.session.open_session()?;
+        ch.request_pty(term, cols, rows)?;
+        ch.shell()?;
+        Ok(ch)
+    }
+
+    /// Starts a subsystem (`sftp`, …) on a new channel (Paramiko's `invoke_subsystem`).
+    pub fn invoke_subsystem(&self, name: &str) -> Result<Channel, Error> {
+        let ch = self.session.open_session()?;
+        ch.subsystem(name)?;
+        Ok(ch)
+    }
+
     /// Disconnects.
     pub fn close(&self) {
         self.session.close();

@@ -209,11 +209,22 @@ struct SessionSetup {
     running: Option<Sender<SessionControl>>,
 }
 
+/// Serves a subsystem registered by name ([`Server::subsystem`]).
+pub type SubsystemFn = dyn Fn(&mut ServerSession) -> ExitStatus + Send + Sync;
+
+/// What one connection's front-end answers with: the handler, and subsystems by name
+/// (which take precedence over [`ServerHandler::subsystem`]).
+#[derive(Clone)]
+struct Handlers {
+    handler: Arc<dyn ServerHandler>,
+    subsystems: Arc<HashMap<String, Arc<SubsystemFn>>>,
+}
+
 /// A listening server.
 pub struct Server {
     listener: TcpListener,
     config: Arc<server::Config>,
-    handler: Arc<dyn ServerHandler>,
+    handlers: Handlers,
     stopping: Arc<AtomicBool>,
 }
 
@@ -223,9 +234,22 @@ impl Server {
         Ok(Self {
             listener: TcpListener::bind(addr)?,
             config: Arc::new(config),
-            handler: Arc::new(handler),
+            handlers: Handlers { handler: Arc::new(handler), subsystems: Arc::default() },
             stopping: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Serves the subsystem `name` (`sftp`, …) with `serve` on every connection from now
+    /// on, whatever the handler's `check_subsystem_request` says: ssh-sftp plugs in here.
+    pub fn subsystem(
+        mut self,
+        name: &str,
+        serve: impl Fn(&mut ServerSession) -> ExitStatus + Send + Sync + 'static,
+    ) -> Self {
+        let mut map = (*self.handlers.subsystems).clone();
+        map.insert(name.to_owned(), Arc::new(serve));
+        self.handlers.subsystems = Arc::new(map);
+        self
     }
 
     /// The bound address.
@@ -242,9 +266,9 @@ impl Server {
             }
             let Ok(tcp) = stream else { continue };
             let Ok(stream) = Stream::try_from(tcp) else { continue };
-            let (config, handler) = (Arc::clone(&self.config), Arc::clone(&self.handler));
+            let (config, handlers) = (Arc::clone(&self.config), self.handlers.clone());
             let _ = thread::Builder::new().name("ssh-server-conn".into()).spawn(move || {
-                let _ = catch_unwind(AssertUnwindSafe(|| serve_connection(stream, config, handler)));
+                let _ = catch_unwind(AssertUnwindSafe(|| serve(stream, config, &handlers)));
             });
         }
         Ok(())
@@ -278,15 +302,20 @@ pub fn serve_connection(
     config: Arc<server::Config>,
     handler: Arc<dyn ServerHandler>,
 ) -> Result<(), Error> {
+    serve(stream, config, &Handlers { handler, subsystems: Arc::default() })
+}
+
+fn serve(stream: Stream, config: Arc<server::Config>, handlers: &Handlers) -> Result<(), Error> {
     let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
     let conn = server::Connection::new(config, Instant::now(), rng)?;
     let shared = Shared::start_with(conn, stream, "ssh-server", true)?;
-    let result = front_end(&shared, &handler);
+    let result = front_end(&shared, handlers);
     shared.close(DisconnectReason::ByApplication, "server closing");
     result
 }
 
-fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerHandler>) -> Result<(), Error> {
+fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> Result<(), Error> {
+    let handler = &handlers.handler;
     let mut sessions: HashMap<ChannelId, SessionSetup> = HashMap::new();
     // Remote forwards by the (address, port) the client knows them by; dropped with the
     // connection, which stops their listeners.
@@ -349,7 +378,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerH
             }
             Event::ChannelRequest { id, token, request } => {
                 let setup = sessions.get_mut(&id);
-                let (ok, serve) = session_request(handler, setup, request);
+                let (ok, serve) = session_request(handlers, setup, request);
                 if let Some(token) = token {
                     shared.lock().conn.channel_request_reply(id, token, ok)?;
                 }
@@ -365,12 +394,16 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handler: &Arc<dyn ServerH
                         conn: Arc::clone(shared),
                     };
                     let handler = Arc::clone(handler);
+                    let subsystems = Arc::clone(&handlers.subsystems);
                     let _ = thread::Builder::new().name("ssh-server-channel".into()).spawn(move || {
                         let mut session = session;
                         let status = catch_unwind(AssertUnwindSafe(|| match &what {
                             Serve::Exec(cmd) => handler.exec(&mut session, cmd),
                             Serve::Shell => handler.shell(&mut session),
-                            Serve::Subsystem(name) => handler.subsystem(&mut session, name),
+                            Serve::Subsystem(name) => match subsystems.get(name) {
+                                Some(serve) => serve(&mut session),
+                                None => handler.subsystem(&mut session, name),
+                            },
                         }))
                         .unwrap_or(ExitStatus::Code(255));
                         let _ = session.channel.send_eof();
@@ -434,11 +467,12 @@ fn global_request(
 /// Requests before the command shape its setup; once it runs, controls go to it and a
 /// second command is refused, as sshd does.
 fn session_request(
-    handler: &Arc<dyn ServerHandler>,
+    handlers: &Handlers,
     setup: Option<&mut SessionSetup>,
     request: ChannelRequest,
 ) -> (bool, Option<Serve>) {
     let Some(setup) = setup else { return (false, None) };
+    let handler = &handlers.handler;
     if let Some(running) = &setup.running {
         let control = match request {
             ChannelRequest::Signal { name } => SessionControl::Signal(name),
@@ -486,7 +520,7 @@ fn session_request(
             (yes, yes.then_some(Serve::Shell))
         }
         ChannelRequest::Subsystem { name } => {
-            let yes = handler.check_subsystem_request(&name);
+            let yes = handlers.subsystems.contains_key(&name) || handler.check_subsystem_request(&name);
             (yes, yes.then_some(Serve::Subsystem(name)))
         }
         _ => (false, None),

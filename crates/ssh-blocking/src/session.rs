@@ -281,6 +281,36 @@ impl Session {
         self.auth_outcome(Answers::default())
     }
 
+    /// Keyboard-interactive with the prompts shown on standard output and the answers read
+    /// from standard input (Paramiko's `auth_interactive_dumb`).
+    pub fn auth_interactive_dumb(&self, user: &str) -> Result<AuthOutcome, Error> {
+        use std::io::{BufRead, Write};
+        self.auth_interactive(user, "", |request| {
+            let mut out = std::io::stdout().lock();
+            for text in [&request.name, &request.instruction] {
+                if !text.is_empty() {
+                    let _ = writeln!(out, "{text}");
+                }
+            }
+            request
+                .prompts
+                .iter()
+                .map(|p| {
+                    let _ = write!(out, "{}", p.text);
+                    let _ = out.flush();
+                    let mut line = String::new();
+                    let _ = std::io::stdin().lock().read_line(&mut line);
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                })
+                .collect()
+        })
+    }
+
+    /// Sends a global request and waits for the reply (Paramiko's `global_request`).
+    pub fn global_request(&self, request: &GlobalRequest) -> Result<GlobalReply, Error> {
+        self.shared.global_request(request, deadline(self.timeouts.channel))
+    }
+
     /// Public key authentication with a key the agent holds (an identity it listed): the
     /// agent signs, without the session's lock held.
     pub fn auth_agent_key(

@@ -722,3 +722,22 @@ fn both_streams_at_once_256_mib_each() {
     assert_eq!(errors.join().unwrap(), (LEN, 0));
     assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
 }
+
+/// A port that answers with something other than SSH: a typed error at once, not a hang.
+#[test]
+fn a_non_ssh_server_is_a_typed_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let tcp = TcpStream::connect(addr).unwrap();
+    let start = std::time::Instant::now();
+    let r = Session::handshake(tcp.try_into().unwrap(), client::Config::default(), Timeouts::default(), |_: &_| Ok(()));
+    let e = r.err().expect("an HTTP server is not an SSH server");
+    assert!(matches!(e, Error::Disconnected { .. } | Error::Protocol(_)), "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    serving.join().unwrap();
+}

@@ -492,3 +492,37 @@ fn agent_forwarding_through_our_server() {
     assert_eq!(ch.read_all().unwrap(), b"type 12 keys 2\n");
     stop.stop();
 }
+
+/// A subsystem registered by name is served whatever the handler says; `invoke_subsystem`
+/// and `invoke_shell` open it; a global request the server does not know is refused.
+#[test]
+fn registered_subsystem_and_client_conveniences() {
+    use ssh_blocking::ssh_proto::connection::{GlobalReply, GlobalRequest};
+    let mut rng = SeededRng::new(31);
+    let host = HostKey::generate_ed25519(&mut rng);
+    let user = Arc::new(KeyPair::generate_ed25519(&mut rng));
+    let server =
+        Server::bind("127.0.0.1:0", server::Config::new(vec![host]), Handler { user_key: user.public_key().clone() })
+            .unwrap()
+            .subsystem("upper", |session| {
+                let mut data = Vec::new();
+                let _ = session.channel.read_to_end(&mut data);
+                let _ = session.channel.write_all(&data.to_ascii_uppercase());
+                ExitStatus::Code(0)
+            });
+    let addr = server.local_addr().unwrap();
+    let stop = server.stop_handle().unwrap();
+    std::thread::spawn(move || server.serve());
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    let mut ch = c.invoke_subsystem("upper").unwrap();
+    ch.write_all(b"shout this").unwrap();
+    ch.send_eof().unwrap();
+    assert_eq!(ch.read_all().unwrap(), b"SHOUT THIS");
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
+    assert!(matches!(c.invoke_subsystem("nope"), Err(ssh_blocking::Error::RequestRefused(_))));
+    // The handler has no shell: a pty is granted, the shell refused.
+    assert!(matches!(c.invoke_shell("xterm", 80, 24), Err(ssh_blocking::Error::RequestRefused(_))));
+    assert_eq!(c.session().global_request(&GlobalRequest::Keepalive).unwrap(), GlobalReply::Failure);
+    stop.stop();
+}
