@@ -183,7 +183,8 @@ impl ServerHandler for AppHandler {
     }
     fn check_port_forward_request(&self, address: &str, port: u16) -> Option<SocketAddr> {
         self.seen.lock().unwrap().forwards.push((address.to_owned(), port));
-        (address == "127.0.0.1").then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        // sshd's `GatewayPorts no`: loopback, the asked port (0: any).
+        (address == "127.0.0.1").then_some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
     }
     fn check_pty_request(&self, _pty: &PtyRequest) -> bool {
         true
@@ -337,8 +338,8 @@ enum Auth<'a> {
     Interactive(&'a [&'a str]),
 }
 
-/// Starts `paramiko_plan_client.py` against `srv` running `plan`.
-fn paramiko_plan(srv: &OurServer, user: &str, auth: &Auth<'_>, plan: &Value) -> ScriptProcess {
+/// Starts `paramiko_plan_client.py` against `srv` running `plan`, with `extra` options.
+fn paramiko_plan(srv: &OurServer, user: &str, auth: &Auth<'_>, plan: &Value, extra: &[&str]) -> ScriptProcess {
     let mut args: Vec<OsString> =
         ["--port", &srv.addr.port().to_string(), "--user", user, "--known-hosts"].iter().map(OsString::from).collect();
     args.push(srv.known_hosts.clone().into());
@@ -351,12 +352,17 @@ fn paramiko_plan(srv: &OurServer, user: &str, auth: &Auth<'_>, plan: &Value) -> 
             args.extend(answers.iter().map(OsString::from));
         }
     }
+    args.extend(extra.iter().map(OsString::from));
     ScriptProcess::start("paramiko_plan_client.py", &args).unwrap()
 }
 
 /// The auth event and one event per step, until "done"; fails on an "error" event.
 fn run_plan(srv: &OurServer, user: &str, auth: &Auth<'_>, plan: &Value) -> (Value, Vec<Value>) {
-    let mut p = paramiko_plan(srv, user, auth, plan);
+    run_plan_with(srv, user, auth, plan, &[])
+}
+
+fn run_plan_with(srv: &OurServer, user: &str, auth: &Auth<'_>, plan: &Value, extra: &[&str]) -> (Value, Vec<Value>) {
+    let mut p = paramiko_plan(srv, user, auth, plan, extra);
     let login = p.recv_json(WAIT).unwrap();
     assert_eq!(login["event"], "auth", "{login}");
     let mut steps = Vec::new();
@@ -429,7 +435,8 @@ fn paramiko_logs_in_to_our_server() {
 }
 
 /// exec_command: stdout and stderr apart, exit statuses, 16 MiB through `cat` from a
-/// feeding thread, and a panicking handler that ends only its channel.
+/// feeding thread, three `cat`s at once on one connection, and a panicking handler that
+/// ends only its channel.
 #[test]
 fn paramiko_exec_on_our_server() {
     require_peers!(Peer::Paramiko);
@@ -438,17 +445,31 @@ fn paramiko_exec_on_our_server() {
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
     let data = pattern(BIG, 1);
     std::fs::write(&input, &data).unwrap();
+    let small: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..3u32)
+        .map(|k| {
+            let (i, o) = (dir.path().join(format!("in{k}")), dir.path().join(format!("out{k}")));
+            let d = pattern(4 << 20, 100 + k);
+            std::fs::write(&i, &d).unwrap();
+            (i, o, d)
+        })
+        .collect();
+    let parallel: Vec<Value> = small
+        .iter()
+        .map(|(i, o, _)| json!({"op": "exec", "command": "cat", "stdin_file": i, "stdout_file": o}))
+        .collect();
     let plan = json!([
         exec_step("fail"),
         {"op": "exec", "command": "cat", "stdin_file": input, "stdout_file": output},
         exec_step("exit 42"),
         exec_step("panic"),
         exec_step("echo still here"),
+        {"op": "parallel", "steps": parallel},
+        exec_step("echo after"),
     ]);
     let started = Instant::now();
     let (login, steps) = run_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan);
     assert_eq!(login["ok"], true, "{login}");
-    assert_eq!(steps.len(), 5);
+    assert_eq!(steps.len(), 7);
     assert_eq!(
         (&steps[0]["stdout"], &steps[0]["stderr"], &steps[0]["status"]),
         (&json!("some output\n"), &json!("went wrong\n"), &json!(9))
@@ -456,14 +477,62 @@ fn paramiko_exec_on_our_server() {
     assert_eq!(steps[1]["status"], 0, "{}", steps[1]);
     assert_eq!(steps[1]["stdout_len"], BIG);
     assert!(std::fs::read(&output).unwrap() == data, "cat changed the bytes");
-    assert_eq!(srv.seen.lock().unwrap().cat_bytes, [BIG]);
     assert_eq!(steps[2]["status"], 42);
     // The panic: no output, status 255, channel closed, connection up.
     assert_eq!((&steps[3]["stdout"], &steps[3]["status"]), (&json!(""), &json!(255)), "{}", steps[3]);
     assert_eq!(steps[3]["closed"], true);
     assert_eq!(steps[3]["active"], true);
     assert_eq!((&steps[4]["stdout"], &steps[4]["status"]), (&json!("still here\n"), &json!(0)));
+    let results = steps[5]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "{}", steps[5]);
+    for (r, (_, out, d)) in results.iter().zip(&small) {
+        assert_eq!((&r["op"], &r["status"]), (&json!("exec"), &json!(0)), "{r}");
+        assert!(std::fs::read(out).unwrap() == *d, "a parallel cat changed the bytes");
+    }
+    assert_eq!(steps[6]["stdout"], "after\n");
+    let mut cats = srv.seen.lock().unwrap().cat_bytes.clone();
+    cats.sort_unstable();
+    assert_eq!(cats, [4 << 20, 4 << 20, 4 << 20, BIG]);
     eprintln!("paramiko exec plan (16 MiB each way) took {:?}", started.elapsed());
+}
+
+/// `Transport.renegotiate_keys` against our server, alone and while two `cat`s run, for
+/// ciphers whose MAC covers the sequence number (CTR + HMAC) and one whose nonce does not
+/// (GCM): strict kex, agreed in the first exchange, resets sequence numbers at every
+/// NEWKEYS (OpenSSH PROTOCOL 1.9 b), as Paramiko does.
+#[test]
+fn paramiko_rekeys_on_our_server() {
+    require_peers!(Peer::Paramiko);
+    let srv = our_server();
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..2u32)
+        .map(|k| {
+            let (i, o) = (dir.path().join(format!("in{k}")), dir.path().join(format!("out{k}")));
+            let d = pattern(4 << 20, 200 + k);
+            std::fs::write(&i, &d).unwrap();
+            (i, o, d)
+        })
+        .collect();
+    let cat = |k: usize| json!({"op": "exec", "command": "cat", "stdin_file": files[k].0, "stdout_file": files[k].1});
+    let plan = json!([
+        exec_step("echo before"),
+        {"op": "rekey"},
+        exec_step("echo between"),
+        {"op": "parallel", "steps": [cat(0), {"op": "rekey"}, cat(1)]},
+        exec_step("echo after"),
+    ]);
+    for cipher in ["aes128-ctr", "aes256-ctr", "aes128-gcm@openssh.com"] {
+        let (login, steps) = run_plan_with(&srv, "alice", &Auth::Key(&srv.ed25519), &plan, &["--cipher", cipher]);
+        assert_eq!(login["cipher"], cipher, "{login}");
+        let outs: Vec<&Value> = [0, 2, 4].iter().map(|i| &steps[*i]["stdout"]).collect();
+        assert_eq!(outs, [&json!("before\n"), &json!("between\n"), &json!("after\n")], "{cipher}");
+        let results = steps[3]["results"].as_array().unwrap();
+        assert!(results[1].get("error").is_none(), "{cipher}: {}", results[1]);
+        for (r, (_, out, d)) in [&results[0], &results[2]].into_iter().zip(&files) {
+            assert_eq!(r["status"], 0, "{cipher}: {r}");
+            assert!(std::fs::read(out).unwrap() == *d, "{cipher}: cat across a rekey changed the bytes");
+        }
+    }
 }
 
 /// Environment by `update_environment` (SSHClient.exec_command's `environment`) and by
@@ -486,20 +555,27 @@ fn paramiko_env_reaches_server_session() {
     assert_eq!(srv.seen.lock().unwrap().envs, [want.clone(), want]);
 }
 
-/// invoke_shell with get_pty: the handler sees the terminal and size, and `resize_pty`
-/// arrives as `SessionControl::WindowChange` while the shell runs.
+/// invoke_shell with get_pty: the handler sees the terminal and size (a `resize_pty`
+/// before the shell starts updates it), and `resize_pty` arrives as
+/// `SessionControl::WindowChange` while the shell runs.
 #[test]
 fn paramiko_shell_with_pty_and_resize() {
     require_peers!(Peer::Paramiko);
     let srv = our_server();
-    let plan = json!([{"op": "shell", "term": "xterm-256color", "cols": 100, "rows": 30, "resize": [132, 43]}]);
+    let plan = json!([
+        {"op": "shell", "term": "xterm-256color", "cols": 100, "rows": 30, "resize": [132, 43]},
+        {"op": "shell", "term": "vt220", "cols": 100, "rows": 30, "pre_resize": [90, 20], "resize": [60, 15]},
+    ]);
     let (_, steps) = run_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan);
     assert_eq!(steps[0]["lines"], json!(["pty xterm-256color 100x30", "winch 132x43", "echo: say hello"]));
     assert_eq!(steps[0]["status"], 3);
+    assert_eq!(steps[1]["lines"], json!(["pty vt220 90x20", "winch 60x15", "echo: say hello"]));
+    assert_eq!(steps[1]["status"], 3);
     let seen = srv.seen.lock().unwrap();
-    let pty = seen.ptys[0].as_ref().expect("a pty");
-    assert_eq!((pty.term.as_str(), pty.cols, pty.rows), ("xterm-256color", 100, 30));
-    assert_eq!(seen.controls, [SessionControl::WindowChange { cols: 132, rows: 43, width_px: 0, height_px: 0 }]);
+    let sizes: Vec<_> = seen.ptys.iter().flatten().map(|p| (p.term.as_str(), p.cols, p.rows)).collect();
+    assert_eq!(sizes, [("xterm-256color", 100, 30), ("vt220", 90, 20)]);
+    let change = |cols, rows| SessionControl::WindowChange { cols, rows, width_px: 0, height_px: 0 };
+    assert_eq!(seen.controls, [change(132, 43), change(60, 15)]);
 }
 
 /// `open_channel("direct-tcpip")` through our server's default pump to an echo server,
@@ -524,27 +600,24 @@ fn paramiko_direct_tcpip_through_our_server() {
     assert_eq!((&steps[1]["refused"], &steps[1]["code"]), (&json!(true), &json!(1)), "{}", steps[1]);
 }
 
-/// `Transport.request_port_forward` against our server: the handler's
-/// `check_port_forward_request` binds 127.0.0.1:0, connections to it reach Paramiko's
-/// handler (which echoes) with their origin, bytes round trip; cancelling closes the port;
-/// a refused request is Paramiko's SSHException.
-#[test]
-fn paramiko_remote_forward_through_our_server() {
-    require_peers!(Peer::Paramiko);
-    let srv = our_server();
-    let plan = json!([
-        {"op": "remote_forward", "address": "127.0.0.1", "port": 0},
-        {"op": "remote_forward_refused", "address": "203.0.113.9", "port": 0},
-    ]);
-    let mut p = paramiko_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan);
-    assert_eq!(p.recv_json(WAIT).unwrap()["ok"], true);
+/// A port nothing listens on right now (bound and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits for the "forwarding" event, runs `conns` connections at once through the bound
+/// port (2 MiB each, compared whole), lets Paramiko go on, and checks its step line: each
+/// connection reached its handler named by the server's address and the connecting peer.
+fn forward_round(p: &mut ScriptProcess, conns: u32, want_port: Option<u16>) -> SocketAddr {
     let ev = p.recv_json(WAIT).unwrap();
     assert_eq!(ev["event"], "forwarding", "{ev}; {}", p.log());
     let port = u16::try_from(ev["port"].as_u64().unwrap()).unwrap();
     assert_ne!(port, 0);
+    if let Some(want) = want_port {
+        assert_eq!(port, want);
+    }
     let bound = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    // Two connections at once, 2 MiB each.
-    let workers: Vec<_> = (0..2u32)
+    let workers: Vec<_> = (0..conns)
         .map(|k| {
             thread::spawn(move || {
                 let data = pattern(2 << 20, 10 + k);
@@ -558,10 +631,10 @@ fn paramiko_remote_forward_through_our_server() {
     p.send_line("next").unwrap();
     let ev = p.recv_json(WAIT).unwrap();
     assert_eq!(ev["op"], "remote_forward", "{ev}");
-    let conns = ev["connections"].as_array().unwrap();
-    assert_eq!(conns.len(), 2, "{ev}");
+    let served = ev["connections"].as_array().unwrap();
+    assert_eq!(served.len(), conns as usize, "{ev}");
     let mut origins = Vec::new();
-    for c in conns {
+    for c in served {
         assert_eq!(c["server"], json!(["127.0.0.1", port]), "{c}");
         assert_eq!(c["origin"][0], "127.0.0.1", "{c}");
         assert_eq!(c["bytes"], 2 << 20, "{c}");
@@ -570,13 +643,40 @@ fn paramiko_remote_forward_through_our_server() {
     origins.sort_unstable();
     locals.sort_unstable();
     assert_eq!(origins, locals, "forwarded-tcpip names the connecting peer");
+    bound
+}
+
+/// `Transport.request_port_forward` against our server: the handler's
+/// `check_port_forward_request` binds 127.0.0.1 (port 0: any), connections to it reach
+/// Paramiko's handler (which echoes) with their origin, bytes round trip; cancelling closes
+/// the port; a refused request is Paramiko's SSHException; a forward on a given port that
+/// is never cancelled closes when the connection ends.
+#[test]
+fn paramiko_remote_forward_through_our_server() {
+    require_peers!(Peer::Paramiko);
+    let srv = our_server();
+    let fixed = free_port();
+    let plan = json!([
+        {"op": "remote_forward", "address": "127.0.0.1", "port": 0},
+        {"op": "remote_forward_refused", "address": "203.0.113.9", "port": 0},
+        {"op": "remote_forward", "address": "127.0.0.1", "port": fixed, "cancel": false},
+    ]);
+    let mut p = paramiko_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan, &[]);
+    assert_eq!(p.recv_json(WAIT).unwrap()["ok"], true);
+    let bound = forward_round(&mut p, 2, None);
     // Paramiko cancelled the forward: our server stopped listening.
     assert!(wait_until_closed(bound), "{bound} still accepts after cancel-tcpip-forward");
     let ev = p.recv_json(WAIT).unwrap();
     assert_eq!((&ev["op"], &ev["refused"]), (&json!("remote_forward_refused"), &json!(true)), "{ev}");
+    let bound = forward_round(&mut p, 1, Some(fixed));
     assert_eq!(p.recv_json(WAIT).unwrap()["event"], "done");
     assert!(p.wait(Duration::from_secs(30)).unwrap().success(), "{}", p.log());
-    assert_eq!(srv.seen.lock().unwrap().forwards, [("127.0.0.1".to_owned(), 0), ("203.0.113.9".to_owned(), 0)]);
+    // Paramiko left without cancelling: the listener went with the connection.
+    assert!(wait_until_closed(bound), "{bound} still accepts after the connection ended");
+    assert_eq!(
+        srv.seen.lock().unwrap().forwards,
+        [("127.0.0.1".to_owned(), 0), ("203.0.113.9".to_owned(), 0), ("127.0.0.1".to_owned(), fixed)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -606,6 +706,9 @@ fn paramiko_app() -> ParamikoApp {
         args.extend(["--authorized-key".into(), path.into()]);
     }
     args.extend(["--password", "s3cret", "--interactive", "pw", "1234"].map(OsString::from));
+    if std::env::var_os("PARAMIKO_DEBUG").is_some() {
+        args.push("--debug".into());
+    }
     let mut proc = ScriptProcess::start("paramiko_app_server.py", &args).unwrap();
     let hello = proc.recv_json(Duration::from_secs(30)).unwrap();
     let port = u16::try_from(hello["port"].as_u64().unwrap()).unwrap();
@@ -760,6 +863,45 @@ fn our_client_exec_against_paramiko() {
     }
 }
 
+/// `Session::rekey` half way through 8 MiB of `cat` input on Paramiko, for ciphers whose
+/// MAC covers the sequence number (CTR + HMAC; Paramiko has no chacha20-poly1305) and one
+/// whose nonce does not (GCM): strict kex resets sequence numbers at every NEWKEYS.
+#[test]
+fn our_client_rekeys_against_paramiko() {
+    use ssh_blocking::ssh_proto::algorithm::{AlgorithmList, Cipher};
+    require_peers!(Peer::Paramiko);
+    let app = paramiko_app();
+    let data = pattern(8 << 20, 4);
+    for cipher in [Cipher::Aes128Ctr, Cipher::Aes256Ctr, Cipher::Aes128Gcm] {
+        let mut o = app.options("alice");
+        o.keys = vec![Arc::clone(&app.user)];
+        o.config.transport.algorithms.cipher = AlgorithmList::new([cipher]);
+        let c = Client::connect(&o).unwrap();
+        let session = Arc::clone(c.session());
+        let n = session.negotiated().unwrap();
+        assert_eq!((n.cipher_c2s, n.strict_kex), (cipher, true));
+        let before = session.key_exchanges();
+        let mut ch = session.open_session().unwrap();
+        ch.set_timeout(Some(WAIT));
+        ch.exec("cat").unwrap();
+        let (mut stdin, sent, rekeying) = (ch.stdin(), data.clone(), Arc::clone(&session));
+        let writer = thread::spawn(move || {
+            stdin.write_all(&sent[..sent.len() / 2]).unwrap();
+            rekeying.rekey().unwrap();
+            stdin.write_all(&sent[sent.len() / 2..]).unwrap();
+            stdin.send_eof().unwrap();
+        });
+        let got = ch.read_all();
+        let wrote = writer.join();
+        let got = got.unwrap_or_else(|e| panic!("{cipher:?}: {e}; server log: {}", app.proc.log()));
+        wrote.unwrap();
+        assert!(got == data, "{cipher:?}: cat across a rekey: {} of {} bytes, or changed", got.len(), data.len());
+        assert_eq!(ch.recv_exit_status(Some(WAIT)).unwrap(), Some(ExitStatus::Code(0)));
+        assert_eq!(session.key_exchanges(), before + 1, "{cipher:?}");
+        assert_eq!(run(&c, "echo after", &[], b"").stdout, b"after\n", "{cipher:?}");
+    }
+}
+
 /// `Session::auth_interactive` against Paramiko's InteractiveQuery: the prompts arrive as
 /// Paramiko sent them; right answers log in, wrong ones fail.
 #[test]
@@ -861,24 +1003,60 @@ fn our_local_forward_through_paramiko() {
 }
 
 /// `-R` through Paramiko: its server listens (check_port_forward_request) and opens a
-/// forwarded-tcpip channel per connection; we carry it to an echo server; compared whole.
-/// Dropping the forward cancels it and Paramiko stops listening.
+/// forwarded-tcpip channel per connection. One forward goes to an echo server
+/// ([`RemoteForward`], compared whole), another to a closure
+/// ([`Session::request_port_forward`]) that reports what it was told of the connection.
+/// Each cancel closes only its own port on Paramiko's side.
+///
+/// [`Session::request_port_forward`]: ssh_blocking::Session::request_port_forward
 #[test]
 fn our_remote_forward_through_paramiko() {
     require_peers!(Peer::Paramiko);
     let app = paramiko_app();
     let echo = EchoServer::start().unwrap();
     let c = app.key_client();
-    let fwd = RemoteForward::start(Arc::clone(c.session()), "127.0.0.1", 0, "127.0.0.1", echo.addr().port())
+    let session = Arc::clone(c.session());
+    let fwd = RemoteForward::start(Arc::clone(&session), "127.0.0.1", 0, "127.0.0.1", echo.addr().port())
         .unwrap_or_else(|e| panic!("tcpip-forward: {e}; server log: {}", app.proc.log()));
     let port = u16::try_from(fwd.remote_port()).unwrap();
     assert_ne!(port, 0);
-    let bound = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let echoing = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let second = session
+        .request_port_forward("127.0.0.1", 0, |mut ch, from| {
+            ch.set_timeout(Some(WAIT));
+            let line = format!("{} {} {} {}\n", from.address, from.port, from.originator, from.originator_port);
+            let _ = ch.write_all(line.as_bytes());
+            // Close only after the peer's EOF: Paramiko's open_forwarded_tcpip_channel
+            // loses a channel that is closed before it returns ("Unable to open channel").
+            let _ = ch.read_all();
+            let _ = ch.send_eof();
+        })
+        .unwrap();
+    assert!(second != 0 && second != u32::from(port), "{second}");
+    let reporting = SocketAddr::from((Ipv4Addr::LOCALHOST, u16::try_from(second).unwrap()));
+    let report = || {
+        let mut s = TcpStream::connect_timeout(&reporting, Duration::from_secs(10)).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let local = s.local_addr().unwrap().port();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\n") && s.read(&mut byte).unwrap() == 1 {
+            got.push(byte[0]);
+        }
+        // Our EOF lets the handler finish; then the stream ends.
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+        let got = String::from_utf8(got).unwrap();
+        assert_eq!(got, format!("127.0.0.1 {second} 127.0.0.1 {local}\n"), "server log: {}", app.proc.log());
+    };
+
     let workers: Vec<_> = (0..2u32)
         .map(|k| {
             thread::spawn(move || {
                 let data = pattern(4 << 20, 30 + k);
-                let (got, _) = tcp_round_trip(bound, &data);
+                let (got, _) = tcp_round_trip(echoing, &data);
                 assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
             })
         })
@@ -886,8 +1064,12 @@ fn our_remote_forward_through_paramiko() {
     for w in workers {
         w.join().unwrap();
     }
+    report();
     drop(fwd);
-    assert!(wait_until_closed(bound), "Paramiko still listens on {bound} after cancel-tcpip-forward");
+    assert!(wait_until_closed(echoing), "Paramiko still listens on {echoing} after cancel-tcpip-forward");
+    report();
+    session.cancel_port_forward("127.0.0.1", second).unwrap();
+    assert!(wait_until_closed(reporting), "Paramiko still listens on {reporting} after cancel-tcpip-forward");
     // The session still works.
     assert_eq!(run(&c, "echo after", &[], b"").stdout, b"after\n");
 }

@@ -3,7 +3,7 @@
 ssh-blocking client's interop tests (started through test-support's ScriptProcess).
 
     paramiko_app_server.py --host-key FILE [--authorized-key FILE ...] [--password PW]
-                           [--interactive ANSWER ...] [--lifetime S]
+                           [--interactive ANSWER ...] [--lifetime S] [--debug]
 
 Listens on 127.0.0.1 port 0 and prints {"port": N} on stdout. It exits when its stdin
 closes or after --lifetime seconds.
@@ -32,6 +32,7 @@ channel for each TCP connection to it, copying both ways; cancel-tcpip-forward c
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
@@ -278,7 +279,8 @@ class App(paramiko.ServerInterface):
         try:
             chan = self.transport.open_forwarded_tcpip_channel(peer, (address, bound))
         except Exception as e:  # noqa: BLE001
-            print(f"paramiko_app_server: forwarded-tcpip refused: {e!r}", file=sys.stderr, flush=True)
+            print(f"paramiko_app_server: forwarded-tcpip {address}:{bound} from {peer} refused: {e!r}",
+                  file=sys.stderr, flush=True)
             sock.close()
             return
         pump(chan, sock)
@@ -344,7 +346,13 @@ def main():
     ap.add_argument("--password")
     ap.add_argument("--interactive", nargs="*")
     ap.add_argument("--lifetime", type=float, default=600.0)
+    ap.add_argument("--debug", action="store_true", help="Paramiko DEBUG logging on stderr")
     args = ap.parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.ERROR,
+        stream=sys.stderr,
+        format="paramiko_app_server %(threadName)s %(levelname)s: %(message)s",
+    )
     keys = [paramiko.PKey.from_path(p) for p in args.host_key]
     authorized = [paramiko.PublicBlob.from_file(p) for p in args.authorized_key]
 

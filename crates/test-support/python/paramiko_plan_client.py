@@ -4,14 +4,16 @@ interop tests of ssh-blocking, through test-support's ScriptProcess).
 
     paramiko_plan_client.py --port N --user U --known-hosts FILE
                             [--key FILE] [--password PW] [--interactive ANSWER ...]
-                            --plan JSON [--timeout S]
+                            [--cipher NAME] [--debug] --plan JSON [--timeout S]
 
 Authentication: with --interactive, a bare Transport runs auth_interactive (the host key is
 checked against --known-hosts by hand); otherwise SSHClient.connect with key_filename /
-password and RejectPolicy over --known-hosts. The host key must be listed there.
+password and RejectPolicy over --known-hosts. The host key must be listed there. --cipher
+leaves Paramiko only that cipher (disabled_algorithms).
 
 It prints one JSON line per event on stdout:
-    {"event": "auth", "ok": true, "server_key": "type base64", "prompts": [...]}
+    {"event": "auth", "ok": true, "server_key": "type base64", "prompts": [...],
+     "cipher": local cipher, "mac": local MAC}
     {"event": "auth", "ok": false, "error": "AuthenticationException", "is_auth_error": bool, "message": "..."}
     {"event": "step", "index": I, "op": OP, ...what the step saw...}
     {"event": "forwarding", "index": I, "port": N}      (then it waits for a stdin line)
@@ -22,19 +24,27 @@ Steps (the JSON plan is a list of objects):
     {"op": "exec", "command": C, "stdin_file"?: F, "stdout_file"?: F, "env"?: {...},
      "env_mode"?: "update" | "set"}
         -> stdout (latin-1, unless written to stdout_file), stdout_len, stderr, status
-    {"op": "shell", "term": T, "cols": W, "rows": H, "resize": [W2, H2], "env"?: {...}}
-        -> the shell's lines (see the Rust handler), status
+    {"op": "shell", "term": T, "cols": W, "rows": H, "pre_resize"?: [W1, H1], "resize": [W2, H2],
+     "env"?: {...}}
+        -> the shell's lines (see the Rust handler), status; pre_resize is a resize_pty
+           between get_pty and invoke_shell
     {"op": "direct_tcpip", "host": H, "port": P, "data_file": F, "out_file": F}
         -> received length, or refused: true
-    {"op": "remote_forward", "address": A, "port": P}
+    {"op": "remote_forward", "address": A, "port": P, "cancel"?: true}
         -> "forwarding" event with the bound port, waits for a stdin line, then a step line
-           with the connections its handler served (each echoes what it gets), and cancels
+           with the connections its handler served (each echoes what it gets); cancels the
+           forward unless "cancel" is false
     {"op": "remote_forward_refused", "address": A, "port": P}
         -> refused: bool
+    {"op": "rekey"}
+        -> Transport.renegotiate_keys() returned
+    {"op": "parallel", "steps": [...]}
+        -> the steps (exec, rekey) at once, each in its own thread: {"results": [...]}
 """
 
 import argparse
 import json
+import logging
 import socket
 import sys
 import threading
@@ -127,6 +137,8 @@ def step_shell(t, client, step, timeout):
     for name, value in (step.get("env") or {}).items():
         chan.set_environment_variable(name, value)
     chan.get_pty(term=step["term"], width=step["cols"], height=step["rows"])
+    if step.get("pre_resize"):
+        chan.resize_pty(width=step["pre_resize"][0], height=step["pre_resize"][1])
     chan.invoke_shell()
     pending = [b""]
     lines = [read_line(chan, pending)]
@@ -199,7 +211,8 @@ def step_remote_forward(t, client, step, timeout, index):
     sys.stdin.readline()
     for th in list(threads):
         th.join(timeout)
-    t.cancel_port_forward(step["address"], port)
+    if step.get("cancel", True):
+        t.cancel_port_forward(step["address"], port)
     with lock:
         return {"port": port, "connections": served}
 
@@ -212,12 +225,39 @@ def step_remote_forward_refused(t, client, step, timeout):
         return {"refused": True, "message": str(e)}
 
 
+def step_rekey(t, client, step, timeout):
+    t.renegotiate_keys()
+    return {}
+
+
+def step_parallel(t, client, step, timeout):
+    results = [None] * len(step["steps"])
+
+    def one(i, sub):
+        try:
+            op = {"exec": step_exec, "rekey": step_rekey}[sub["op"]]
+            results[i] = op(t, client, sub, timeout)
+        except Exception as e:  # noqa: BLE001 - reported in the results
+            results[i] = {"error": type(e).__name__, "message": str(e)}
+        results[i]["op"] = sub["op"]
+
+    threads = [threading.Thread(target=one, args=(i, sub), daemon=True) for i, sub in enumerate(step["steps"])]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout * 2)
+    return {"results": results}
+
+
 def connect(args):
     """Returns (transport, client or None, prompts seen)."""
     prompts = []
+    disabled = None
+    if args.cipher:
+        disabled = {"ciphers": [c for c in paramiko.Transport._preferred_ciphers if c != args.cipher]}
     if args.interactive is not None:
         sock = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout)
-        t = paramiko.Transport(sock)
+        t = paramiko.Transport(sock, disabled_algorithms=disabled)
         t.start_client(timeout=args.timeout)
         known = paramiko.HostKeys(args.known_hosts)
         if not known.check(f"[127.0.0.1]:{args.port}", t.get_remote_server_key()):
@@ -245,6 +285,7 @@ def connect(args):
         timeout=args.timeout,
         banner_timeout=args.timeout,
         auth_timeout=args.timeout,
+        disabled_algorithms=disabled,
     )
     return client.get_transport(), client, prompts
 
@@ -257,9 +298,16 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--password")
     ap.add_argument("--interactive", nargs="*")
+    ap.add_argument("--cipher")
+    ap.add_argument("--debug", action="store_true", help="Paramiko DEBUG logging on stderr")
     ap.add_argument("--plan", default="[]")
     ap.add_argument("--timeout", type=float, default=30.0)
     args = ap.parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.ERROR,
+        stream=sys.stderr,
+        format="paramiko_plan_client %(relativeCreated)d %(threadName)s %(levelname)s: %(message)s",
+    )
     plan = json.loads(args.plan)
     try:
         t, client, prompts = connect(args)
@@ -268,7 +316,7 @@ def main():
               "is_auth_error": isinstance(e, paramiko.AuthenticationException), "message": str(e)})
         return 1
     emit({"event": "auth", "ok": t.is_authenticated(), "server_key": key_line(t.get_remote_server_key()),
-          "prompts": prompts})
+          "prompts": prompts, "cipher": t.local_cipher, "mac": t.local_mac})
     index = -1
     try:
         for index, step in enumerate(plan):
@@ -283,6 +331,10 @@ def main():
                 result = step_remote_forward(t, client, step, args.timeout, index)
             elif op == "remote_forward_refused":
                 result = step_remote_forward_refused(t, client, step, args.timeout)
+            elif op == "rekey":
+                result = step_rekey(t, client, step, args.timeout)
+            elif op == "parallel":
+                result = step_parallel(t, client, step, args.timeout)
             else:
                 raise ValueError(f"unknown op {op}")
             result.update({"event": "step", "index": index, "op": op, "active": t.is_active()})
