@@ -193,6 +193,10 @@ impl Transport {
         }
         let initial = self.kex_count == 0;
         let client = self.is_client();
+        // Strict kex is agreed in the first exchange and holds for the whole connection:
+        // sequence numbers reset at every NEWKEYS, not only the first (OpenSSH PROTOCOL
+        // 1.9 b; Paramiko and OpenSSH 9.6+ do so).
+        let strict_agreed = self.negotiated.is_some_and(|n| n.strict_kex);
         let Some(round) = self.kex.as_mut() else { return Err(unexpected(msg::KEXINIT, "no KEXINIT")) };
         if round.theirs.is_some() {
             return Err(unexpected(msg::KEXINIT, "one KEXINIT per exchange"));
@@ -200,10 +204,13 @@ impl Transport {
         let theirs = KexInit::decode(&pkt.payload).map_err(Transport::wire_error(msg::KEXINIT))?;
         let ours = KexInit::decode(&round.ours).map_err(Transport::wire_error(msg::KEXINIT))?;
         let (c, s) = if client { (&ours, &theirs) } else { (&theirs, &ours) };
-        let neg = negotiate::negotiate(c, s, client, initial)?;
+        let mut neg = negotiate::negotiate(c, s, client, initial)?;
         if neg.strict_kex && pkt.seq != 0 {
             // With strict kex the peer's KEXINIT must be its very first packet.
             return Err(Error::StrictKexViolation { msg: msg::KEXINIT, seq: pkt.seq });
+        }
+        if !initial {
+            neg.strict_kex = strict_agreed;
         }
         let skip_next = theirs.first_kex_follows && negotiate::guess_was_wrong(c, s);
         let wants_ext = theirs.lists[0].contains(if client { EXT_INFO_S } else { EXT_INFO_C });
