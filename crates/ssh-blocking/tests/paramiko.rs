@@ -3,12 +3,16 @@
 //! A. Paramiko's `SSHClient` / `Transport` (`python/paramiko_plan_client.py`) against our
 //!    [`Server`]: key (Ed25519 and RSA files written by our key writers), password and
 //!    keyboard-interactive logins and refusals; exec with separate stdout / stderr, exit
-//!    status and 16 MiB through `cat`; a panicking handler; env; pty + shell + resize;
-//!    direct-tcpip; remote forwarding (`Transport.request_port_forward`).
-//! B. Our [`Client`] / [`Session`] against a Paramiko server (`python/paramiko_app_server.py`):
-//!    known_hosts policies, exec, env, pty + shell, keyboard-interactive, `-L` and `-R`.
+//!    status, 16 MiB through `cat`, parallel channels, both streams flooded at once; a
+//!    panicking handler; rekeys; env; pty + shell + resize; agent forwarding to
+//!    `ServerSession::open_agent_channel`; direct-tcpip; remote forwarding
+//!    (`Transport.request_port_forward`, refusals, cancel, end of connection).
+//! B. Our [`Client`] / `Session` against a Paramiko server (`python/paramiko_app_server.py`):
+//!    known_hosts policies, exec, env, both streams flooded, rekeys, pty + shell,
+//!    keyboard-interactive, `-L` and `-R` (two forwards routed by port).
 //!
-//! Every byte stream is compared whole; every wait is bounded.
+//! Every byte stream is compared whole; every wait is bounded. `PARAMIKO_DEBUG=1` turns on
+//! the Paramiko server's DEBUG log (printed in failure messages).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -114,6 +118,8 @@ struct Seen {
     controls: Vec<SessionControl>,
     /// (address, port) of each tcpip-forward request.
     forwards: Vec<(String, u16)>,
+    /// Key blobs the forwarded agent listed.
+    agent_keys: Vec<Vec<u8>>,
 }
 
 struct AppHandler {
@@ -198,8 +204,13 @@ impl ServerHandler for AppHandler {
     fn check_shell_request(&self) -> bool {
         true
     }
+    fn check_agent_forward_request(&self) -> bool {
+        true
+    }
     /// `fail`: output on both streams, exit 9; `cat`: echo stdin; `env`: the accepted
-    /// variables as NAME=VALUE lines; `echo WORDS`; `exit N`; `panic`: the handler panics.
+    /// variables as NAME=VALUE lines; `flood N`: N pattern bytes on each stream,
+    /// interleaved; `agent-list`: the forwarded agent's key count; `echo WORDS`; `exit N`;
+    /// `panic`: the handler panics.
     fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
         let command = String::from_utf8_lossy(command).into_owned();
         let ch = &mut session.channel;
@@ -235,8 +246,29 @@ impl ServerHandler for AppHandler {
                 ExitStatus::Code(0)
             }
             "panic" => panic!("handler bug (on purpose)"),
+            "agent-list" => match list_agent(session) {
+                Ok(keys) => {
+                    let _ = session.channel.write_all(format!("{} keys\n", keys.len()).as_bytes());
+                    self.seen.lock().unwrap().agent_keys.extend(keys);
+                    ExitStatus::Code(0)
+                }
+                Err(e) => {
+                    let _ = session.channel.write_stderr(format!("agent: {e}\n").as_bytes());
+                    ExitStatus::Code(2)
+                }
+            },
             other => {
-                if let Some(words) = other.strip_prefix("echo ") {
+                if let Some(n) = other.strip_prefix("flood ") {
+                    let n: usize = n.parse().unwrap_or(0);
+                    let (out, err) = (pattern(n, 300), pattern(n, 301));
+                    for at in (0..n).step_by(32 * 1024) {
+                        let end = (at + 32 * 1024).min(n);
+                        if ch.write_all(&out[at..end]).is_err() || ch.write_stderr(&err[at..end]).is_err() {
+                            return ExitStatus::Code(1);
+                        }
+                    }
+                    ExitStatus::Code(0)
+                } else if let Some(words) = other.strip_prefix("echo ") {
                     let _ = ch.write_all(format!("{words}\n").as_bytes());
                     ExitStatus::Code(0)
                 } else if let Some(n) = other.strip_prefix("exit ") {
@@ -282,6 +314,43 @@ impl ServerHandler for AppHandler {
         }
         ExitStatus::Code(0)
     }
+}
+
+/// Asks the client's forwarded agent for its identities over
+/// [`ServerSession::open_agent_channel`] (SSH_AGENTC_REQUEST_IDENTITIES) and returns the
+/// key blobs of the answer.
+fn list_agent(session: &ServerSession) -> Result<Vec<Vec<u8>>, String> {
+    if !session.agent_forwarding {
+        return Err("agent forwarding was not requested".into());
+    }
+    let mut ch = session.open_agent_channel().map_err(|e| e.to_string())?;
+    ch.set_timeout(Some(WAIT));
+    ch.write_all(&[0, 0, 0, 1, 11]).map_err(|e| e.to_string())?;
+    let mut len = [0u8; 4];
+    ch.read_exact(&mut len).map_err(|e| e.to_string())?;
+    let mut msg = vec![0u8; u32::from_be_bytes(len) as usize];
+    ch.read_exact(&mut msg).map_err(|e| e.to_string())?;
+    let mut r = msg.as_slice();
+    let mut take = |n: usize| -> Result<Vec<u8>, String> {
+        if r.len() < n {
+            return Err("short agent answer".into());
+        }
+        let (a, b) = r.split_at(n);
+        r = b;
+        Ok(a.to_vec())
+    };
+    if take(1)? != [12] {
+        return Err("not SSH_AGENT_IDENTITIES_ANSWER".into());
+    }
+    let count = u32::from_be_bytes(take(4)?.try_into().unwrap());
+    let mut blobs = Vec::new();
+    for _ in 0..count {
+        let n = u32::from_be_bytes(take(4)?.try_into().unwrap()) as usize;
+        blobs.push(take(n)?);
+        let n = u32::from_be_bytes(take(4)?.try_into().unwrap()) as usize;
+        take(n)?; // comment
+    }
+    Ok(blobs)
 }
 
 /// Our server on loopback with its known_hosts line, user key files, and what it saw.
@@ -435,14 +504,15 @@ fn paramiko_logs_in_to_our_server() {
 }
 
 /// exec_command: stdout and stderr apart, exit statuses, 16 MiB through `cat` from a
-/// feeding thread, three `cat`s at once on one connection, and a panicking handler that
-/// ends only its channel.
+/// feeding thread, three `cat`s at once on one connection, a panicking handler that ends
+/// only its channel, and 8 MiB on each of stdout and stderr at once.
 #[test]
 fn paramiko_exec_on_our_server() {
     require_peers!(Peer::Paramiko);
     let srv = our_server();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in"), dir.path().join("out"));
+    let (flood_out, flood_err) = (dir.path().join("flood.out"), dir.path().join("flood.err"));
     let data = pattern(BIG, 1);
     std::fs::write(&input, &data).unwrap();
     let small: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..3u32)
@@ -465,11 +535,12 @@ fn paramiko_exec_on_our_server() {
         exec_step("echo still here"),
         {"op": "parallel", "steps": parallel},
         exec_step("echo after"),
+        {"op": "exec", "command": format!("flood {}", 8 << 20), "stdout_file": flood_out, "stderr_file": flood_err},
     ]);
     let started = Instant::now();
     let (login, steps) = run_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan);
     assert_eq!(login["ok"], true, "{login}");
-    assert_eq!(steps.len(), 7);
+    assert_eq!(steps.len(), 8);
     assert_eq!(
         (&steps[0]["stdout"], &steps[0]["stderr"], &steps[0]["status"]),
         (&json!("some output\n"), &json!("went wrong\n"), &json!(9))
@@ -490,6 +561,10 @@ fn paramiko_exec_on_our_server() {
         assert!(std::fs::read(out).unwrap() == *d, "a parallel cat changed the bytes");
     }
     assert_eq!(steps[6]["stdout"], "after\n");
+    // Both streams flooded at once, read at once by Paramiko.
+    assert_eq!(steps[7]["status"], 0, "{}", steps[7]);
+    assert!(std::fs::read(&flood_out).unwrap() == pattern(8 << 20, 300), "flooded stdout differs");
+    assert!(std::fs::read(&flood_err).unwrap() == pattern(8 << 20, 301), "flooded stderr differs");
     let mut cats = srv.seen.lock().unwrap().cat_bytes.clone();
     cats.sort_unstable();
     assert_eq!(cats, [4 << 20, 4 << 20, 4 << 20, BIG]);
@@ -656,9 +731,12 @@ fn paramiko_remote_forward_through_our_server() {
     require_peers!(Peer::Paramiko);
     let srv = our_server();
     let fixed = free_port();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
     let plan = json!([
         {"op": "remote_forward", "address": "127.0.0.1", "port": 0},
         {"op": "remote_forward_refused", "address": "203.0.113.9", "port": 0},
+        {"op": "remote_forward_refused", "address": "127.0.0.1", "port": taken_port},
         {"op": "remote_forward", "address": "127.0.0.1", "port": fixed, "cancel": false},
     ]);
     let mut p = paramiko_plan(&srv, "alice", &Auth::Key(&srv.ed25519), &plan, &[]);
@@ -666,8 +744,11 @@ fn paramiko_remote_forward_through_our_server() {
     let bound = forward_round(&mut p, 2, None);
     // Paramiko cancelled the forward: our server stopped listening.
     assert!(wait_until_closed(bound), "{bound} still accepts after cancel-tcpip-forward");
-    let ev = p.recv_json(WAIT).unwrap();
-    assert_eq!((&ev["op"], &ev["refused"]), (&json!("remote_forward_refused"), &json!(true)), "{ev}");
+    for why in ["handler refused", "port in use"] {
+        let ev = p.recv_json(WAIT).unwrap();
+        assert_eq!((&ev["op"], &ev["refused"]), (&json!("remote_forward_refused"), &json!(true)), "{why}: {ev}");
+    }
+    drop(taken);
     let bound = forward_round(&mut p, 1, Some(fixed));
     assert_eq!(p.recv_json(WAIT).unwrap()["event"], "done");
     assert!(p.wait(Duration::from_secs(30)).unwrap().success(), "{}", p.log());
@@ -675,8 +756,64 @@ fn paramiko_remote_forward_through_our_server() {
     assert!(wait_until_closed(bound), "{bound} still accepts after the connection ended");
     assert_eq!(
         srv.seen.lock().unwrap().forwards,
-        [("127.0.0.1".to_owned(), 0), ("203.0.113.9".to_owned(), 0), ("127.0.0.1".to_owned(), fixed)]
+        [
+            ("127.0.0.1".to_owned(), 0),
+            ("203.0.113.9".to_owned(), 0),
+            ("127.0.0.1".to_owned(), taken_port),
+            ("127.0.0.1".to_owned(), fixed)
+        ]
     );
+}
+
+/// A real `ssh-agent -D` on a socket in `dir` holding the key file `key`; killed on drop.
+fn ssh_agent_with(dir: &Path, key: &Path) -> (test_support::process::ChildGuard, PathBuf) {
+    use std::process::{Command, Stdio};
+    let sock = dir.join("agent.sock");
+    let child = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = test_support::process::ChildGuard::new(child, "ssh-agent");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(Instant::now() < until, "ssh-agent did not create its socket");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = test_support::process::run(
+        Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &sock),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(out.status.success(), "ssh-add: {}", out.stderr);
+    (guard, sock)
+}
+
+/// Paramiko's `AgentRequestHandler` on a session: `ServerSession::agent_forwarding` is set
+/// and `open_agent_channel` reaches the agent behind Paramiko (a real ssh-agent holding
+/// our key), which lists that key; a session that did not ask is refused the channel.
+#[test]
+fn paramiko_agent_forwarding_to_our_server() {
+    require_peers!(Peer::Paramiko, Peer::SshAgent, Peer::SshAdd);
+    let srv = our_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (_agent, sock) = ssh_agent_with(dir.path(), &srv.ed25519);
+    let plan = json!([
+        {"op": "exec", "command": "agent-list", "forward_agent": true},
+        {"op": "exec", "command": "agent-list"},
+    ]);
+    let sock = sock.to_str().unwrap().to_owned();
+    let (_, steps) = run_plan_with(&srv, "alice", &Auth::Key(&srv.ed25519), &plan, &["--agent-sock", &sock]);
+    assert_eq!((&steps[0]["stdout"], &steps[0]["status"]), (&json!("1 keys\n"), &json!(0)), "{}", steps[0]);
+    assert_eq!(steps[1]["status"], 2, "{}", steps[1]);
+    assert_eq!(steps[1]["stderr"], "agent: agent forwarding was not requested\n");
+    let text = std::fs::read_to_string(&srv.ed25519).unwrap();
+    let want = KeyPair::from_openssh(&text).unwrap().public_key().to_bytes().unwrap();
+    assert_eq!(srv.seen.lock().unwrap().agent_keys, [want]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -820,6 +957,12 @@ fn our_client_exec_against_paramiko() {
     let r = run(&c, "stderr only this", &[], b"");
     assert_eq!((r.stdout.as_slice(), r.stderr.as_slice()), (&b""[..], &b"only this\n"[..]));
     assert_eq!(run(&c, "exit 5", &[], b"").status, Some(ExitStatus::Code(5)));
+    // 8 MiB on each stream at once, read at once.
+    let r = run(&c, &format!("flood {}", 8 << 20), &[], b"");
+    let lines = |line: &[u8]| -> Vec<u8> { line.iter().copied().cycle().take(8 << 20).collect() };
+    assert_eq!(r.status, Some(ExitStatus::Code(0)));
+    assert!(r.stdout == lines(b"0123456789abcdef\n"), "flooded stdout: {} bytes", r.stdout.len());
+    assert!(r.stderr == lines(b"fedcba9876543210\n"), "flooded stderr: {} bytes", r.stderr.len());
     let r = run(&c, "no-such-thing", &[], b"");
     assert_eq!((r.stderr.as_slice(), r.status), (&b"unknown command\n"[..], Some(ExitStatus::Code(127))));
 

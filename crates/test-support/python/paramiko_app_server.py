@@ -19,6 +19,8 @@ with "REFUSED_"):
         `mixed`            "out\\n" on stdout, "err\\n" on stderr, exit 7
         `exit N`           nothing, exit N
         `cat`              stdin echoed until EOF, exit 0
+        `flood N`          N bytes of "0123456789abcdef\n" lines on stdout and N of
+                           "fedcba9876543210\n" lines on stderr, interleaved, exit 0
         `env NAME`         the variable's value and a newline ("<unset>" when unset)
         anything else      "unknown command" on stderr, exit 127
   pty-req + shell          first line "pty TERM COLSxROWS", then per input line:
@@ -110,6 +112,15 @@ def run_exec(chan, command, env):
             if not data:
                 break
             chan.sendall(data)
+    elif verb == "flood":
+        left = int(rest or "0")
+        outs = (b"0123456789abcdef\n" * 4096, b"fedcba9876543210\n" * 4096)
+        sent = 0
+        while sent < left:
+            n = min(len(outs[0]), left - sent)
+            chan.sendall(outs[0][:n])
+            chan.sendall_stderr(outs[1][:n])
+            sent += n
     elif verb == "env":
         chan.sendall((env.get(rest, "<unset>") + "\n").encode())
     else:

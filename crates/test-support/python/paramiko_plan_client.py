@@ -4,7 +4,8 @@ interop tests of ssh-blocking, through test-support's ScriptProcess).
 
     paramiko_plan_client.py --port N --user U --known-hosts FILE
                             [--key FILE] [--password PW] [--interactive ANSWER ...]
-                            [--cipher NAME] [--debug] --plan JSON [--timeout S]
+                            [--cipher NAME] [--agent-sock PATH] [--debug] --plan JSON
+                            [--timeout S]
 
 Authentication: with --interactive, a bare Transport runs auth_interactive (the host key is
 checked against --known-hosts by hand); otherwise SSHClient.connect with key_filename /
@@ -21,9 +22,11 @@ It prints one JSON line per event on stdout:
     {"event": "error", "index": I, "error": "...", "message": "..."}
 
 Steps (the JSON plan is a list of objects):
-    {"op": "exec", "command": C, "stdin_file"?: F, "stdout_file"?: F, "env"?: {...},
-     "env_mode"?: "update" | "set"}
-        -> stdout (latin-1, unless written to stdout_file), stdout_len, stderr, status
+    {"op": "exec", "command": C, "stdin_file"?: F, "stdout_file"?: F, "stderr_file"?: F,
+     "env"?: {...}, "env_mode"?: "update" | "set", "forward_agent"?: bool}
+        -> stdout / stderr (latin-1, unless written to the files), their lengths, status;
+           forward_agent asks for agent forwarding (paramiko.agent.AgentRequestHandler,
+           to the agent at --agent-sock)
     {"op": "shell", "term": T, "cols": W, "rows": H, "pre_resize"?: [W1, H1], "resize": [W2, H2],
      "env"?: {...}}
         -> the shell's lines (see the Rust handler), status; pre_resize is a resize_pty
@@ -45,11 +48,13 @@ Steps (the JSON plan is a list of objects):
 import argparse
 import json
 import logging
+import os
 import socket
 import sys
 import threading
 
 import paramiko
+import paramiko.agent
 
 
 def emit(obj):
@@ -84,7 +89,8 @@ def feed(chan, path):
 
 def step_exec(t, client, step, timeout):
     env = step.get("env") or {}
-    if client is not None and step.get("env_mode", "update") == "update":
+    agent = None
+    if client is not None and step.get("env_mode", "update") == "update" and not step.get("forward_agent"):
         # SSHClient.exec_command: update_environment, then exec.
         stdin, stdout, stderr = client.exec_command(step["command"], environment=env or None, timeout=timeout)
         chan = stdout.channel
@@ -96,6 +102,8 @@ def step_exec(t, client, step, timeout):
                 chan.set_environment_variable(name, value)
         elif env:
             chan.update_environment(env)
+        if step.get("forward_agent"):
+            agent = paramiko.agent.AgentRequestHandler(chan)
         chan.exec_command(step["command"])
     err = []
     reader = threading.Thread(target=drain, args=(chan, chan.recv_stderr, err), daemon=True)
@@ -107,14 +115,17 @@ def step_exec(t, client, step, timeout):
     writer.join(timeout)
     reader.join(timeout)
     status = chan.recv_exit_status()
-    out = b"".join(out)
-    result = {"stdout_len": len(out), "stderr": b"".join(err).decode("latin-1"), "status": status}
-    if step.get("stdout_file"):
-        with open(step["stdout_file"], "wb") as f:
-            f.write(out)
-    else:
-        result["stdout"] = out.decode("latin-1")
+    out, err = b"".join(out), b"".join(err)
+    result = {"stdout_len": len(out), "stderr_len": len(err), "status": status}
+    for key, data in (("stdout", out), ("stderr", err)):
+        if step.get(key + "_file"):
+            with open(step[key + "_file"], "wb") as f:
+                f.write(data)
+        else:
+            result[key] = data.decode("latin-1")
     chan.close()
+    if agent is not None:
+        agent.close()
     result["closed"] = chan.closed
     return result
 
@@ -299,6 +310,7 @@ def main():
     ap.add_argument("--password")
     ap.add_argument("--interactive", nargs="*")
     ap.add_argument("--cipher")
+    ap.add_argument("--agent-sock")
     ap.add_argument("--debug", action="store_true", help="Paramiko DEBUG logging on stderr")
     ap.add_argument("--plan", default="[]")
     ap.add_argument("--timeout", type=float, default=30.0)
@@ -309,6 +321,8 @@ def main():
         format="paramiko_plan_client %(relativeCreated)d %(threadName)s %(levelname)s: %(message)s",
     )
     plan = json.loads(args.plan)
+    if args.agent_sock:
+        os.environ["SSH_AUTH_SOCK"] = args.agent_sock
     try:
         t, client, prompts = connect(args)
     except Exception as e:  # noqa: BLE001 - the test decides what was expected
