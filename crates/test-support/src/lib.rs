@@ -3,7 +3,8 @@
 //! - [`Sshd`]: OpenSSH `sshd` in a temporary directory, with host keys of every type and a
 //!   host certificate for each, every algorithm it supports enabled, on a free 127.0.0.1 port.
 //! - [`ParamikoServer`] / [`ParamikoClient`]: Paramiko's transport in server and client mode,
-//!   driven by the Python scripts in `python/`.
+//!   driven by the Python scripts in `python/`; [`ScriptProcess`] runs any of those scripts
+//!   as a conversation of JSON lines.
 //! - [`TestServer`]: *our* server ([`ssh_proto::server::Connection`]) behind a std::net
 //!   listener, one thread per connection.
 //! - [`client_handshake`]: *our* client, key exchange plus an `ssh-userauth` service request.
@@ -34,6 +35,7 @@ mod matrix;
 mod paramiko;
 mod peers;
 pub mod process;
+mod script;
 mod server;
 mod session;
 mod sshd;
@@ -48,6 +50,9 @@ pub use paramiko::{
     ParamikoServerOptions, paramiko_algorithms, paramiko_exec,
 };
 pub use peers::{Peer, interop_required, peers_available, python};
+pub use script::ScriptProcess;
+/// Re-exported for tests that read [`ScriptProcess`] output.
+pub use serde_json;
 pub use server::{ConnectionRecord, Disconnect, ServerOptions, TestServer};
 pub use session::{Credential, ExecOutcome, ExecRequest, client_exec};
 pub use sshd::{GeneratedHostKey, Sshd, SshdAlgorithms, SshdOptions};

@@ -197,7 +197,7 @@ impl Drop for ParamikoServer {
     }
 }
 
-fn line_reader(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+pub(crate) fn line_reader(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         for line in BufReader::new(r).lines() {

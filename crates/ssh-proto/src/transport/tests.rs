@@ -151,6 +151,42 @@ fn rekey_both_ways_mid_traffic() {
     assert!(p.server.negotiated().is_some_and(|n| n.strict_kex), "server lost strict kex on rekey");
 }
 
+/// Strict kex, agreed in the first exchange, stays in force through every rekey (sequence
+/// numbers reset at each NEWKEYS, OpenSSH PROTOCOL 1.9 b, as Paramiko and OpenSSH 9.6+ do;
+/// the Paramiko interop tests of ssh-blocking check the wire); a connection that did not
+/// agree on it never gains it.
+#[test]
+fn strict_kex_holds_across_rekeys() {
+    for strict in [true, false] {
+        let (mut c, s) = configs(Algorithms::default());
+        c.transport.strict_kex = strict;
+        let mut p = Pair::new(c, s, Instant::now(), 9).unwrap();
+        p.client.request_service("ssh-userauth").unwrap();
+        p.drive().unwrap();
+        ping_traffic(&mut p, 0, 10);
+        p.client.rekey().unwrap();
+        ping_traffic(&mut p, 10, 10);
+        p.drive().unwrap();
+        p.server.rekey().unwrap();
+        ping_traffic(&mut p, 20, 10);
+        p.drive().unwrap();
+        assert_eq!(pongs(&p).len(), 30, "strict {strict}");
+        assert_eq!(p.client.key_exchanges(), 3);
+        for n in [p.client.negotiated().unwrap(), p.server.negotiated().unwrap()] {
+            assert_eq!(n.strict_kex, strict);
+        }
+        let flags: Vec<bool> = p
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::KeysExchanged { negotiated, .. } => Some(negotiated.strict_kex),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, [strict; 3]);
+    }
+}
+
 #[test]
 fn rekey_by_bytes_and_by_time() {
     let (mut c, s) = configs(Algorithms::default());
