@@ -276,9 +276,11 @@ impl Client {
                 AuthMethod::KeyboardInteractive => match (&o.prompter, &o.password) {
                     (Some(Prompter(f)), _) => settle(s.auth_interactive(user, "", |r| f(r))?, &mut allowed),
                     (None, Some(p)) => {
+                        // Paramiko's fallback: the password for a single hidden prompt;
+                        // anything else gets empty answers, which the server refuses.
                         let answer = |r: &InfoRequest| match r.prompts.as_slice() {
                             [one] if !one.echo => vec![p.clone()],
-                            _ => Vec::new(),
+                            prompts => vec![String::new(); prompts.len()],
                         };
                         settle(s.auth_interactive(user, "", answer)?, &mut allowed)
                     }

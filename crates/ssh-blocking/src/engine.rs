@@ -361,6 +361,7 @@ impl<C: Core> State<C> {
                     );
                 }
                 Event::Disconnected { reason, description, .. } => {
+                    tracing::debug!(%reason, %description, "disconnected");
                     self.ended = Some(Ended { reason, description });
                 }
                 // What a front-end waits for.

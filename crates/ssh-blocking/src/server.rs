@@ -93,7 +93,9 @@ pub trait ServerHandler: Send + Sync + 'static {
     /// port 0: any), or `None` to refuse. The server binds the returned address and carries
     /// each connection to the client in a `forwarded-tcpip` channel until the client
     /// cancels or leaves. sshd's `GatewayPorts no` is `Some((Ipv4Addr::LOCALHOST,
-    /// port).into())` whatever the address.
+    /// port).into())` whatever the address. For a request with a fixed port, return that
+    /// port: the client knows the forward by the port it asked for, and that is the port the
+    /// `forwarded-tcpip` channels name.
     fn check_port_forward_request(&self, _address: &str, _port: u16) -> Option<SocketAddr> {
         None
     }
@@ -265,6 +267,7 @@ impl Server {
                 break;
             }
             let Ok(tcp) = stream else { continue };
+            tracing::debug!(peer = ?tcp.peer_addr().ok(), "connection accepted");
             let Ok(stream) = Stream::try_from(tcp) else { continue };
             let (config, handlers) = (Arc::clone(&self.config), self.handlers.clone());
             let _ = thread::Builder::new().name("ssh-server-conn".into()).spawn(move || {
@@ -405,7 +408,10 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                                 None => handler.subsystem(&mut session, name),
                             },
                         }))
-                        .unwrap_or(ExitStatus::Code(255));
+                        .unwrap_or_else(|_| {
+                            tracing::warn!("a channel handler panicked; its channel ends with status 255");
+                            ExitStatus::Code(255)
+                        });
                         let _ = session.channel.send_eof();
                         let _ = session.channel.send_exit_status(status);
                         // Dropping the channel closes it.

@@ -133,7 +133,9 @@ impl Session {
                 }
             })
             .map_err(|e| fail(&shared, e))?;
+        tracing::debug!(key = %key.to_openssh(), "server host key");
         if let Err(why) = verifier.verify(&key) {
+            tracing::info!(%why, "host key rejected");
             {
                 let mut g = shared.lock();
                 let _ = g.conn.reject_host_key(token);
@@ -145,6 +147,16 @@ impl Session {
         shared
             .wait_for(until, "the key exchange", |st| st.conn.is_established().then_some(Ok(())))
             .map_err(|e| fail(&shared, e))?;
+        if let Some(n) = shared.lock().conn.negotiated() {
+            use ssh_proto::algorithm::Algorithm;
+            tracing::debug!(
+                kex = n.kex.name(),
+                host_key = n.host_key.name(),
+                cipher = n.cipher_c2s.name(),
+                mac = n.mac_c2s.map_or("<aead>", |m| m.name()),
+                "keys exchanged"
+            );
+        }
         Ok(Self { shared, timeouts, host_key: key, banner: std::sync::Mutex::new(None), acceptor: Arc::default() })
     }
 
@@ -229,7 +241,10 @@ impl Session {
                 None
             })?;
             match step {
-                Step::Done(outcome) => return Ok(outcome),
+                Step::Done(outcome) => {
+                    tracing::debug!(?outcome, "authentication");
+                    return Ok(outcome);
+                }
                 Step::Prompts(request) => {
                     let replies = match answers.prompts.as_mut() {
                         Some(f) => f(&request),
