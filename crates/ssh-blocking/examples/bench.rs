@@ -9,6 +9,8 @@
 //! Each row is the best of `--rounds` runs (default 3) of a channel download (`head -c N
 //! /dev/zero` on the server) and upload (`cat > /dev/null`), for aes128-gcm and
 //! chacha20-poly1305, and connect + authenticate + `exec true` round trips per second.
+//! Throughput is the bulk phase alone: each client's time for the same transfer of 0 bytes
+//! (connection, authentication, channel, exit) is measured the same way and subtracted.
 //! Ratios compare each row with OpenSSH's client against OpenSSH's sshd, measured in the
 //! same run. Needs OpenSSH (`ssh`, `sshd`, `ssh-keygen`) and, for its rows, Paramiko.
 
@@ -74,6 +76,13 @@ fn best(rounds: u32, mut f: impl FnMut() -> Result<Duration, String>) -> Result<
         best = best.min(f()?);
     }
     Ok(best)
+}
+
+/// MB/s of the bulk phase: the best transfer of `size` bytes less the best of 0 bytes.
+fn rate(size: u64, rounds: u32, mut transfer: impl FnMut(u64) -> Result<Duration, String>) -> Result<f64, String> {
+    let empty = best(rounds, || transfer(0))?;
+    let full = best(rounds, || transfer(size))?;
+    Ok(mbps(size, full.saturating_sub(empty).max(Duration::from_micros(1))))
 }
 
 fn ssh_args(s: &Setup, port: u16, cipher: &str) -> Vec<String> {
@@ -364,14 +373,13 @@ fn run() -> Result<(), String> {
         [(Cipher::Aes128Gcm, "aes128-gcm@openssh.com"), (Cipher::ChaCha20Poly1305, "chacha20-poly1305@openssh.com")]
     {
         for upload in [false, true] {
-            let base = mbps(size, best(rounds, || openssh_transfer(&s, sshd_port, name, size, upload))?);
-            let us = mbps(size, best(rounds, || our_transfer(&s, sshd_port, cipher, size, upload))?);
-            let our_server = mbps(size, best(rounds, || openssh_transfer(&s, s.ours_port, name, size, upload))?);
+            let base = rate(size, rounds, |n| openssh_transfer(&s, sshd_port, name, n, upload))?;
+            let us = rate(size, rounds, |n| our_transfer(&s, sshd_port, cipher, n, upload))?;
+            let our_server = rate(size, rounds, |n| openssh_transfer(&s, s.ours_port, name, n, upload))?;
             let pm = match (have_paramiko, cipher) {
                 (true, Cipher::Aes128Gcm) => {
                     let mode = if upload { "upload" } else { "download" };
-                    let d = best(1, || paramiko(&s, sshd_port, name, psize, mode, 0))?;
-                    let v = mbps(psize, d);
+                    let v = rate(psize, 1, |n| paramiko(&s, sshd_port, name, n, mode, 0))?;
                     format!("{v:.0} MB/s ({:.2}×)", v / base)
                 }
                 (true, _) => "(no chacha20 in Paramiko)".to_owned(),
