@@ -41,10 +41,13 @@ struct Handlers {
     started: bool,
 }
 
-/// The handlers of one session, and its accepting thread once started.
+/// The handlers of one session, its accepting thread once started, and the channels of
+/// forwards requested without a handler, waiting for [`crate::Session::accept`].
 #[derive(Default)]
 pub(crate) struct Acceptor {
     handlers: Mutex<Handlers>,
+    queued: Mutex<std::collections::VecDeque<(Channel, Forwarded)>>,
+    arrived: std::sync::Condvar,
 }
 
 impl Acceptor {
@@ -58,6 +61,38 @@ impl Acceptor {
 
     pub(crate) fn remove_forward(&self, address: &str, port: u32) {
         self.lock().tcpip.remove(&(address.to_owned(), port));
+    }
+
+    /// A handler that queues each connection for [`Acceptor::accept`].
+    pub(crate) fn queue_handler(self: &Arc<Self>) -> ForwardHandler {
+        let me = Arc::downgrade(self);
+        Arc::new(move |channel, from| {
+            if let Some(me) = me.upgrade() {
+                me.queued.lock().unwrap_or_else(|p| p.into_inner()).push_back((channel, from));
+                me.arrived.notify_all();
+            }
+        })
+    }
+
+    /// The next queued connection, waiting up to `timeout` (`None`: forever).
+    pub(crate) fn accept(&self, timeout: Option<std::time::Duration>) -> Option<(Channel, Forwarded)> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut q = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(next) = q.pop_front() {
+                return Some(next);
+            }
+            q = match deadline {
+                None => self.arrived.wait(q).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if d <= now {
+                        return None;
+                    }
+                    self.arrived.wait_timeout(q, d - now).unwrap_or_else(|p| p.into_inner()).0
+                }
+            };
+        }
     }
 
     pub(crate) fn set_agent(&self, handler: AgentHandler) {

@@ -388,6 +388,21 @@ impl Session {
         Ok(bound)
     }
 
+    /// Like [`Session::request_port_forward`] without a handler (Paramiko's
+    /// `request_port_forward(address, port)`): the connections wait for
+    /// [`Session::accept`].
+    pub fn request_port_forward_queued(&self, address: &str, port: u32) -> Result<u32, Error> {
+        let queue = self.acceptor.queue_handler();
+        self.request_port_forward(address, port, move |channel, from| queue(channel, from))
+    }
+
+    /// The next connection of a forward requested with
+    /// [`Session::request_port_forward_queued`], waiting at most `timeout` (Paramiko's
+    /// `accept`); `None` when none arrived in time.
+    pub fn accept(&self, timeout: Option<Duration>) -> Option<(Channel, Forwarded)> {
+        self.acceptor.accept(timeout)
+    }
+
     /// Stops a remote forward: the server stops listening on `address:port` (the port
     /// [`Session::request_port_forward`] returned).
     pub fn cancel_port_forward(&self, address: &str, port: u32) -> Result<(), Error> {

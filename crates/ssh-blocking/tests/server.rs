@@ -526,3 +526,30 @@ fn registered_subsystem_and_client_conveniences() {
     assert_eq!(c.session().global_request(&GlobalRequest::Keepalive).unwrap(), GlobalReply::Failure);
     stop.stop();
 }
+
+/// Paramiko's `request_port_forward` without a handler and `accept`: connections to the
+/// forwarded port wait in a queue; nothing waiting times out as `None`.
+#[test]
+fn queued_remote_forward_and_accept() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    let s = c.session();
+    assert!(s.accept(Some(Duration::from_millis(50))).is_none());
+    let port = s.request_port_forward_queued("127.0.0.1", 0).unwrap();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", u16::try_from(port).unwrap())).unwrap();
+    tcp.write_all(b"ping").unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let (mut ch, from) = s.accept(Some(Duration::from_secs(10))).expect("a forwarded connection");
+    assert_eq!((from.address.as_str(), from.port), ("127.0.0.1", port));
+    assert_eq!(from.originator_port, u32::from(tcp.local_addr().unwrap().port()));
+    assert_eq!(ch.read_all().unwrap(), b"ping");
+    ch.write_all(b"pong").unwrap();
+    drop(ch);
+    let mut back = Vec::new();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"pong");
+    s.cancel_port_forward("127.0.0.1", port).unwrap();
+    stop.stop();
+}
