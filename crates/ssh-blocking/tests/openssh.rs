@@ -182,16 +182,7 @@ fn local_forward_through_sshd() {
         LocalForward::start(Arc::clone(c.session()), "127.0.0.1:0".parse().unwrap(), "127.0.0.1", echo.addr().port())
             .unwrap();
     let data: Vec<u8> = (0..(4u32 << 20)).map(|i| (i.wrapping_mul(7919) >> 8) as u8).collect();
-    let mut s = TcpStream::connect(fwd.local_addr()).unwrap();
-    let mut r = s.try_clone().unwrap();
-    let sent = data.clone();
-    let w = std::thread::spawn(move || {
-        s.write_all(&sent).unwrap();
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-    });
-    let mut got = Vec::new();
-    r.read_to_end(&mut got).unwrap();
-    w.join().unwrap();
+    let got = test_support::round_trip(fwd.local_addr(), &data).unwrap();
     assert!(got == data, "{} of {} bytes came back", got.len(), data.len());
 }
 
@@ -259,17 +250,7 @@ fn remote_forward_through_sshd() {
     assert_ne!(port, 0);
     let data: Vec<u8> = (0..(4u32 << 20)).map(|i| (i.wrapping_mul(40503) >> 7) as u8).collect();
     for _ in 0..3 {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut r = s.try_clone().unwrap();
-        let sent = data.clone();
-        let w = std::thread::spawn(move || {
-            s.write_all(&sent).unwrap();
-            s.shutdown(std::net::Shutdown::Write).unwrap();
-        });
-        let mut got = Vec::new();
-        r.read_to_end(&mut got).unwrap();
-        w.join().unwrap();
+        let got = test_support::round_trip(([127, 0, 0, 1], port).into(), &data).unwrap();
         assert!(got == data, "{} of {} bytes came back", got.len(), data.len());
     }
     drop(fwd);
@@ -282,26 +263,6 @@ fn remote_forward_through_sshd() {
     assert!(matches!(r, Err(Error::RequestRefused(_))), "{r:?}");
 }
 
-/// A real `ssh-agent -D` on a socket in `dir`, stopped on drop.
-fn ssh_agent(dir: &std::path::Path) -> (test_support::process::ChildGuard, std::path::PathBuf) {
-    let sock = dir.join("agent.sock");
-    let child = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start ssh-agent");
-    let guard = test_support::process::ChildGuard::new(child, "ssh-agent");
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(std::time::Instant::now() < until, "ssh-agent did not create its socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (guard, sock)
-}
-
 /// `-A` through OpenSSH's sshd: `ssh-add -l` run on the server lists the key held by a real
 /// ssh-agent here, through the forwarded agent channel.
 #[test]
@@ -309,7 +270,8 @@ fn agent_forwarding_through_sshd() {
     require_peers!(Peer::Sshd, Peer::SshAgent, Peer::SshAdd);
     let sshd = Sshd::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, sock) = ssh_agent(dir.path());
+    let agent = test_support::SshAgent::start(dir.path()).unwrap();
+    let sock = agent.socket().to_owned();
     let key_path = dir.path().join("id_agent");
     let out = run(
         Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "forwarded-key", "-f"]).arg(&key_path),
@@ -317,8 +279,7 @@ fn agent_forwarding_through_sshd() {
     )
     .unwrap();
     assert!(out.status.success(), "{}", out.stderr);
-    let out = run(Command::new("ssh-add").arg(&key_path).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
-    assert!(out.status.success(), "{}", out.stderr);
+    agent.add(&key_path).unwrap();
 
     let c = connect_client(&sshd, dir.path());
     c.session().forward_agent(&sock).unwrap();
@@ -356,10 +317,20 @@ fn pty_env_and_rekey_through_sshd() {
     // A pty with the size asked for; a resize reaches the running command.
     let mut ch = s.open_session().unwrap();
     ch.request_pty("xterm", 80, 24).unwrap();
-    ch.exec("tty; stty size; sleep 1; stty size").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    ch.exec("tty; stty size; read line; stty size").unwrap();
+    // Resize only once the first size is printed, then let the command go on.
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while first.iter().filter(|&&b| b == b'\n').count() < 2 {
+        assert_eq!(ch.read(&mut byte).unwrap(), 1, "the command ended early: {first:?}");
+        first.push(byte[0]);
+    }
     ch.resize_pty(100, 40).unwrap();
-    let out = String::from_utf8(ch.read_all().unwrap()).unwrap();
+    ch.write_all(b"go\n").unwrap();
+    first.extend(ch.read_all().unwrap());
+    let out = String::from_utf8(first).unwrap();
+    // The pty echoes the line typed to `read`.
+    let out = out.replace("go\r\n", "");
     let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
     assert!(lines.first().is_some_and(|l| l.starts_with("/dev/pts/")), "{out:?}");
     assert_eq!(lines.get(1..3), Some(&["24 80", "40 100"][..]), "{out:?}");
@@ -507,13 +478,12 @@ fn agent_keys_and_the_key_asked_for_first() {
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, sock) = ssh_agent(dir.path());
+    let agent = test_support::SshAgent::start(dir.path()).unwrap();
+    let sock = agent.socket().to_owned();
     let mut rng = SeededRng::new(99);
     for i in 0..7 {
         let k = KeyPair::generate_ed25519(&mut rng);
-        let p = key_file(dir.path(), &format!("noise{i}"), &k);
-        let out = run(Command::new("ssh-add").arg(&p).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
-        assert!(out.status.success(), "{}", out.stderr);
+        agent.add(&key_file(dir.path(), &format!("noise{i}"), &k)).unwrap();
     }
     let wanted = KeyPair::generate_ed25519(&mut rng);
     sshd.authorize_key(&wanted.public_key().to_openssh().unwrap()).unwrap();
@@ -529,9 +499,7 @@ fn agent_keys_and_the_key_asked_for_first() {
     // The agent alone, once it holds an authorized key (added last, after the noise).
     o.key_files.clear();
     assert!(Client::connect(&o).is_err(), "no agent key is authorized yet");
-    let p = dir.path().join("wanted");
-    let out = run(Command::new("ssh-add").arg(&p).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
-    assert!(out.status.success(), "{}", out.stderr);
+    agent.add(&dir.path().join("wanted")).unwrap();
     let sshd2 = Sshd::start_with(test_support::SshdOptions {
         extra_config: vec!["MaxAuthTries 20".into()],
         ..Default::default()

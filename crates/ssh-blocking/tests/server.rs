@@ -281,16 +281,7 @@ fn local_forward_through_our_server() {
             let target = fwd.local_addr();
             std::thread::spawn(move || {
                 let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i as u8) ^ k).collect();
-                let mut s = std::net::TcpStream::connect(target).unwrap();
-                let mut r = s.try_clone().unwrap();
-                let sent = data.clone();
-                let w = std::thread::spawn(move || {
-                    s.write_all(&sent).unwrap();
-                    s.shutdown(std::net::Shutdown::Write).unwrap();
-                });
-                let mut got = Vec::new();
-                r.read_to_end(&mut got).unwrap();
-                w.join().unwrap();
+                let got = test_support::round_trip(target, &data).unwrap();
                 assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
             })
         })
@@ -362,17 +353,7 @@ fn remote_forward_through_our_server() {
         .map(|k| {
             std::thread::spawn(move || {
                 let data: Vec<u8> = (0..(2u32 << 20)).map(|i| (i.wrapping_mul(31) as u8) ^ k).collect();
-                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                let mut r = s.try_clone().unwrap();
-                let sent = data.clone();
-                let w = std::thread::spawn(move || {
-                    s.write_all(&sent).unwrap();
-                    s.shutdown(std::net::Shutdown::Write).unwrap();
-                });
-                let mut got = Vec::new();
-                r.read_to_end(&mut got).unwrap();
-                w.join().unwrap();
+                let got = test_support::round_trip(([127, 0, 0, 1], port).into(), &data).unwrap();
                 assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
             })
         })
@@ -445,21 +426,8 @@ fn agent_forwarding_through_our_server() {
     require_peers!(Peer::SshAgent, Peer::SshAdd);
     let (addr, user, stop) = start();
     let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("agent.sock");
-    let agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _agent = test_support::process::ChildGuard::new(agent, "ssh-agent");
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(std::time::Instant::now() < until, "ssh-agent did not create its socket");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let agent = test_support::SshAgent::start(dir.path()).unwrap();
+    let sock = agent.socket().to_owned();
     for (i, t) in ["ed25519", "ecdsa"].iter().enumerate() {
         let key = dir.path().join(format!("id_{i}"));
         let out = test_support::process::run(
@@ -468,12 +436,7 @@ fn agent_forwarding_through_our_server() {
         )
         .unwrap();
         assert!(out.status.success(), "{}", out.stderr);
-        let out = test_support::process::run(
-            Command::new("ssh-add").arg(&key).env("SSH_AUTH_SOCK", &sock),
-            Duration::from_secs(20),
-        )
-        .unwrap();
-        assert!(out.status.success(), "{}", out.stderr);
+        agent.add(&key).unwrap();
     }
 
     let c = our_client(addr, user, dir.path());

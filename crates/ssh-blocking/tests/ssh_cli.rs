@@ -2,8 +2,7 @@
 //! output is compared with the real `ssh -G`; sessions run against OpenSSH's sshd (and,
 //! for passwords, our server), checking streams, exit codes, forwarding and errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,27 +238,7 @@ fn spawn(t: &Target, extra: &[&str]) -> (ChildGuard, std::sync::mpsc::Receiver<S
 
 fn round_trip(port: u16, len: usize) {
     let data: Vec<u8> = (0..len as u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
-    let until = Instant::now() + Duration::from_secs(20);
-    let mut s = loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
-            Err(e) if Instant::now() < until => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("nothing listens on {port}: {e}"),
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut r = s.try_clone().unwrap();
-    let sent = data.clone();
-    let w = std::thread::spawn(move || {
-        s.write_all(&sent).unwrap();
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-    });
-    let mut got = Vec::new();
-    r.read_to_end(&mut got).unwrap();
-    w.join().unwrap();
+    let got = test_support::round_trip(([127, 0, 0, 1], port).into(), &data).unwrap();
     assert!(got == data, "{} of {} bytes came back", got.len(), data.len());
 }
 
@@ -289,23 +268,9 @@ fn forwarding_and_agent_against_sshd() {
     drop(guard);
 
     // -A with a real agent: the remote ssh-add lists its key.
-    let sock = t.dir.path().join("agent.sock");
-    let agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _agent = ChildGuard::new(agent, "ssh-agent");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(Instant::now() < until, "ssh-agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = run(Command::new("ssh-add").arg(&t.key).env("SSH_AUTH_SOCK", &sock), Duration::from_secs(20)).unwrap();
-    assert!(out.status.success(), "{}", out.stderr);
+    let agent = test_support::SshAgent::start(t.dir.path()).unwrap();
+    agent.add(&t.key).unwrap();
+    let sock = agent.socket().to_owned();
     let mut cmd = Command::new(ssh_example());
     cmd.args(t.args()).args(["-A", "127.0.0.1", "ssh-add -l"]).env("SSH_AUTH_SOCK", &sock);
     let out = run(&mut cmd, Duration::from_secs(60)).unwrap();

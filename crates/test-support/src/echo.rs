@@ -51,3 +51,28 @@ impl Drop for EchoServer {
         let _ = TcpStream::connect(self.addr);
     }
 }
+
+/// Sends `data` to `addr` (retrying the connect for up to 20 s while a listener comes up),
+/// half-closes, and returns everything that comes back before the peer's EOF (30 s read
+/// timeout). With an echo service behind a forward, the result must equal `data`.
+pub fn round_trip(addr: SocketAddr, data: &[u8]) -> io::Result<Vec<u8>> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut s = loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < until => thread::sleep(std::time::Duration::from_millis(50)),
+            Err(e) => return Err(e),
+        }
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut r = s.try_clone()?;
+    let sent = data.to_vec();
+    let writer = thread::spawn(move || -> io::Result<()> {
+        io::Write::write_all(&mut s, &sent)?;
+        s.shutdown(Shutdown::Write)
+    });
+    let mut got = Vec::new();
+    io::Read::read_to_end(&mut r, &mut got)?;
+    writer.join().map_err(|_| io::Error::other("writer panicked"))??;
+    Ok(got)
+}

@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+pub mod agent;
 pub mod algos;
 mod client;
 mod echo;
@@ -41,9 +42,10 @@ mod session;
 mod sshd;
 pub mod toy_shell;
 
+pub use agent::SshAgent;
 pub use algos::Combo;
 pub use client::{Outcome, client_handshake, system_rng};
-pub use echo::EchoServer;
+pub use echo::{EchoServer, round_trip};
 pub use matrix::{MatrixReport, default_workers, run_matrix, run_matrix_with};
 pub use paramiko::{
     ParamikoAlgorithms, ParamikoAuth, ParamikoCase, ParamikoClient, ParamikoExec, ParamikoNegotiated, ParamikoServer,
