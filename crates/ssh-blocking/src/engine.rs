@@ -35,6 +35,7 @@ pub(crate) trait Core: Send + 'static {
     fn poll_transmit(&mut self) -> Option<Bytes>;
     fn poll_event(&mut self) -> Option<Event>;
     fn poll_timeout(&self) -> Option<Instant>;
+    fn pending_output(&self) -> usize;
     fn is_closed(&self) -> bool;
     fn close(&mut self, reason: DisconnectReason, description: &str);
     fn channel_consumed(&mut self, id: ChannelId, n: usize) -> Result<(), ChannelError>;
@@ -80,6 +81,9 @@ macro_rules! impl_core {
             }
             fn poll_timeout(&self) -> Option<Instant> {
                 <$t>::poll_timeout(self)
+            }
+            fn pending_output(&self) -> usize {
+                <$t>::pending_output(self)
             }
             fn is_closed(&self) -> bool {
                 <$t>::is_closed(self)
@@ -396,29 +400,41 @@ pub(crate) struct Shared<C> {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// A locked view of the state that wakes the writer and the waiters when dropped, so every
-/// command's output goes out without each call remembering to.
-pub(crate) struct Guard<'a, C> {
+/// A locked view of the state that wakes the waiters when dropped, and the writer when it
+/// has something to do, so every command's output goes out without each call remembering
+/// to.
+pub(crate) struct Guard<'a, C: Core> {
     pub(crate) st: MutexGuard<'a, State<C>>,
     shared: &'a Shared<C>,
+    timer: Option<Instant>,
 }
 
-impl<C> std::ops::Deref for Guard<'_, C> {
+impl<C: Core> State<C> {
+    /// Whether the writer thread has work: output to send, a timer that moved, or a
+    /// connection to end. Waking it only then spares a context switch per state change.
+    fn writer_has_work(&self, timer_before: Option<Instant>) -> bool {
+        self.conn.pending_output() > 0 || self.conn.poll_timeout() != timer_before || self.conn.is_closed()
+    }
+}
+
+impl<C: Core> std::ops::Deref for Guard<'_, C> {
     type Target = State<C>;
     fn deref(&self) -> &State<C> {
         &self.st
     }
 }
 
-impl<C> std::ops::DerefMut for Guard<'_, C> {
+impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
     fn deref_mut(&mut self) -> &mut State<C> {
         &mut self.st
     }
 }
 
-impl<C> Drop for Guard<'_, C> {
+impl<C: Core> Drop for Guard<'_, C> {
     fn drop(&mut self) {
-        self.shared.wake.notify_one();
+        if self.st.writer_has_work(self.timer) {
+            self.shared.wake.notify_one();
+        }
         self.shared.changed.notify_all();
     }
 }
@@ -463,7 +479,9 @@ impl<C: Core> Shared<C> {
     /// Locks the state (a panicked holder cannot poison it for everyone else: the state is
     /// still consistent at every core call boundary).
     pub(crate) fn lock(&self) -> Guard<'_, C> {
-        Guard { st: self.raw_lock(), shared: self }
+        let st = self.raw_lock();
+        let timer = st.conn.poll_timeout();
+        Guard { st, shared: self, timer }
     }
 
     fn raw_lock(&self) -> MutexGuard<'_, State<C>> {
@@ -479,6 +497,7 @@ impl<C: Core> Shared<C> {
         mut ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
     ) -> Result<T, Error> {
         let mut st = self.raw_lock();
+        let timer = st.conn.poll_timeout();
         let result = loop {
             if let Some(r) = ready(&mut st) {
                 break r;
@@ -493,8 +512,11 @@ impl<C: Core> Shared<C> {
                 None => self.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
             };
         };
+        let wake = st.writer_has_work(timer);
         drop(st);
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
         self.changed.notify_all();
         result
     }
