@@ -155,6 +155,14 @@ pub struct Exec {
     pub stderr: Stderr,
 }
 
+/// A private key file, decrypted with `passphrase` if it is encrypted.
+pub(crate) fn load_key(path: &std::path::Path, passphrase: Option<&str>) -> Result<KeyPair, Error> {
+    let text = std::fs::read_to_string(path)?;
+    let loaded = decode_private_key(&text, passphrase.map(str::as_bytes))
+        .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?;
+    Ok(KeyPair::new(loaded.key)?)
+}
+
 fn tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
     let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
     let mut last = None;
@@ -317,11 +325,7 @@ impl Client {
         };
         let mut keys: Vec<Arc<KeyPair>> = o.keys.clone();
         for path in &o.key_files {
-            let text = std::fs::read_to_string(path)?;
-            let pass = o.passphrase.as_deref().map(str::as_bytes);
-            let loaded = decode_private_key(&text, pass)
-                .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?;
-            keys.push(Arc::new(KeyPair::new(loaded.key)?));
+            keys.push(Arc::new(load_key(path, o.passphrase.as_deref())?));
         }
         for key in keys {
             if fresh(key.public_key()) && settle(s.auth_publickey(user, key)?) {
@@ -348,10 +352,7 @@ impl Client {
         {
             let dir = PathBuf::from(home).join(".ssh");
             for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
-                let Ok(text) = std::fs::read_to_string(dir.join(name)) else { continue };
-                let pass = o.passphrase.as_deref().map(str::as_bytes);
-                let Ok(loaded) = decode_private_key(&text, pass) else { continue };
-                let Ok(key) = KeyPair::new(loaded.key) else { continue };
+                let Ok(key) = load_key(&dir.join(name), o.passphrase.as_deref()) else { continue };
                 if fresh(key.public_key()) && settle(s.auth_publickey(user, Arc::new(key))?) {
                     return Ok(true);
                 }

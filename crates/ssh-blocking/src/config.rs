@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssh_proto::connection::Keepalive;
-use ssh_proto::keys::file::decode_private_key;
+use ssh_proto::pattern;
 use ssh_proto::ssh_config::{Environment, LocalUser, Proxy, Resolved, StrictHostKeyChecking};
-use ssh_proto::{KeyPair, pattern};
 
 use crate::{AuthMethod, ConnectOptions, Error, UnknownHostPolicy};
 
@@ -128,9 +127,9 @@ impl ConnectOptions {
         let expand = |s: &str| r.expand(s, env).map_err(|e| bad(format!("{s}: {e}")));
         for file in r.identity_files() {
             let path = expand(&file)?;
-            let Ok(text) = fs::read_to_string(&path) else { continue };
-            let Ok(loaded) = decode_private_key(&text, None) else { continue };
-            o.keys.push(Arc::new(KeyPair::new(loaded.key)?));
+            if let Ok(key) = crate::client::load_key(path.as_ref(), None) {
+                o.keys.push(Arc::new(key));
+            }
         }
         o.look_for_keys = false;
         o.allow_agent = r.get("identitiesonly").as_deref() != Some("yes");

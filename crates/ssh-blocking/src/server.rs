@@ -18,9 +18,13 @@ use ssh_proto::connection::{
 use ssh_proto::{DisconnectReason, Event, server};
 
 use crate::channel::Channel;
-use crate::engine::{ChannelState, Link, Opening, Shared};
+use crate::engine::Shared;
 use crate::forward::{Listening, origin, pump};
 use crate::{Error, Stream};
+
+/// How long the server waits for the client to confirm a channel it opens (agent,
+/// forwarded-tcpip).
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An authentication decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +201,7 @@ impl ServerSession {
         if !self.agent_forwarding {
             return Err(Error::RequestRefused("auth-agent@openssh.com: agent forwarding was not requested".into()));
         }
-        self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + Duration::from_secs(30)))
+        self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + OPEN_TIMEOUT))
     }
 }
 
@@ -205,6 +209,8 @@ impl ServerSession {
 /// reach the running command.
 #[derive(Default)]
 struct SessionSetup {
+    /// The channel's handle until its command takes it (dropping it closes the channel).
+    channel: Option<Channel>,
     env: Vec<(String, String)>,
     pty: Option<PtyRequest>,
     agent_forwarding: bool,
@@ -351,32 +357,33 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                 shared.lock().conn.auth_reply(token, reply)?;
             }
             Event::ChannelOpenRequest { id, kind } => {
-                let yes = handler.check_channel_request(&kind);
-                {
-                    let mut g = shared.lock();
-                    // Setups of channels that have since closed go (ids are reused).
-                    sessions.retain(|id, _| g.channels.get(id).is_some_and(|ch| !ch.closed));
-                    if !yes {
-                        g.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
-                        continue;
-                    }
-                    g.conn.accept_channel(id)?;
-                    g.channels.insert(id, ChannelState::new(Opening::Open));
+                // Setups of channels that have since closed go (ids are reused); their
+                // handles drop here, outside the lock, which frees the channels' state.
+                let closed: Vec<ChannelId> = {
+                    let g = shared.lock();
+                    sessions.keys().filter(|id| g.channels.get(id).is_none_or(|ch| ch.closed)).copied().collect()
+                };
+                for gone in closed {
+                    sessions.remove(&gone);
                 }
+                if !handler.check_channel_request(&kind) {
+                    shared.lock().conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
+                    continue;
+                }
+                let channel = shared.accept_channel(id)?;
                 match kind {
                     ChannelKind::Session => {
-                        sessions.insert(id, SessionSetup::default());
+                        sessions.insert(id, SessionSetup { channel: Some(channel), ..SessionSetup::default() });
                     }
                     ChannelKind::DirectTcpip { host, port, .. } => {
-                        let link: Arc<dyn Link> = shared.clone();
                         let handler = Arc::clone(handler);
                         let port = u16::try_from(port).unwrap_or(0);
                         let _ = thread::Builder::new().name("ssh-server-forward".into()).spawn(move || {
-                            let channel = Channel::new(link, id, None);
                             let _ = catch_unwind(AssertUnwindSafe(|| handler.direct_tcpip(channel, &host, port)));
                         });
                     }
-                    _ => {}
+                    // Accepted by the handler but served by nothing: it closes at once.
+                    _ => drop(channel),
                 }
             }
             Event::ChannelRequest { id, token, request } => {
@@ -385,11 +392,13 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                 if let Some(token) = token {
                     shared.lock().conn.channel_request_reply(id, token, ok)?;
                 }
-                if let (Some(what), Some(setup)) = (serve, sessions.get_mut(&id)) {
+                if let (Some(what), Some(setup)) = (serve, sessions.get_mut(&id))
+                    && let Some(handle) = setup.channel.take()
+                {
                     let (tx, rx) = channel();
                     setup.running = Some(tx);
                     let session = ServerSession {
-                        channel: Channel::new(shared.clone(), id, None),
+                        channel: handle,
                         env: std::mem::take(&mut setup.env),
                         pty: setup.pty.clone(),
                         agent_forwarding: setup.agent_forwarding,
@@ -453,7 +462,7 @@ fn global_request(
                     originator,
                     originator_port: u32::from(originator_port),
                 };
-                if let Ok(channel) = conn.open_channel(&kind, Some(Instant::now() + Duration::from_secs(30))) {
+                if let Ok(channel) = conn.open_channel(&kind, Some(Instant::now() + OPEN_TIMEOUT)) {
                     let _ = pump(channel, tcp);
                 }
             });
