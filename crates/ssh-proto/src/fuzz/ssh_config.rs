@@ -15,7 +15,9 @@ pub fn ssh_config(data: &[u8]) {
     let (choice, rest) = data.split_first().map_or((0, data), |(c, r)| (*c, r));
     let host = HOSTS.get(usize::from(choice) % HOSTS.len()).copied().unwrap_or("web");
     let text = String::from_utf8_lossy(rest);
+    // `main \0 included file \0 -o lines`.
     let (main, inc) = text.split_once('\0').unwrap_or((&text, ""));
+    let (inc, options) = inc.split_once('\0').unwrap_or((inc, ""));
 
     if let Ok(file) = ConfigFile::parse("main", main) {
         let again = ConfigFile::parse("again", &file.to_text()).expect("written directives parse");
@@ -33,7 +35,8 @@ pub fn ssh_config(data: &[u8]) {
     env.names.insert("web".into(), "cdn.example.net".into());
     env.exec_ok.push("true".into());
     let local = LocalUser { user: "u".into(), home: "/home/u".into(), uid: 1000, hostname: "fuzz.local".into() };
-    let query = Query::new(host);
+    let mut query = Query::new(host);
+    query.options = options.lines().map(str::to_owned).collect();
     let first = resolve(&query, &Sources::File("/cfg".into()), &local, &mut env.clone());
     let second = resolve(&query, &Sources::File("/cfg".into()), &local, &mut env);
     assert_eq!(first, second, "resolution is deterministic");
@@ -73,6 +76,11 @@ pub(super) fn seeds(out: &mut Seeds) {
             "Hostname %h.x\nUserKnownHostsFile ~/kh/%C ${HOME}/kh2\nControlPath ~/%r@%h:%p\nRemoteCommand echo %n %u\n",
         ),
         ("ignore-unknown", 0, "IgnoreUnknown Foo*\nFooBar yes\nSetEnv A=1 \"B=2 3\"\nSendEnv LC_* -LC_ALL\n"),
+        (
+            "command-line",
+            0,
+            "Host web\n  Port 2222\n\0\0Port=3\nUser first\nLocalForward 8080 localhost:80\nProxyJump j1,j2\n",
+        ),
     ];
     for (name, host, text) in configs {
         let mut bytes = vec![*host];
