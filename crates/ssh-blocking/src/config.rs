@@ -220,6 +220,53 @@ impl ConnectOptions {
 mod tests {
     use super::*;
 
+    /// Every keyword `from_config` maps, read from a resolved config (no connection).
+    #[test]
+    fn options_from_a_resolved_host() {
+        use ssh_proto::algorithm::{Compression, KexAlgorithm};
+        use ssh_proto::ssh_config::{MemoryEnvironment, Query, Sources, resolve};
+        let mut env = MemoryEnvironment::default();
+        let cfg = "Host a\n  HostName 192.0.2.7\n  Port 2022\n  User u1\n  HostKeyAlias alias.example\n  \
+                   IdentityAgent /run/agent.sock\n  RekeyLimit 1M 30\n  ConnectTimeout 7\n  \
+                   PreferredAuthentications password,keyboard-interactive,publickey\n  PasswordAuthentication no\n  \
+                   StrictHostKeyChecking no\n  Compression yes\n  KexAlgorithms curve25519-sha256\n  \
+                   ServerAliveInterval 5\n  ServerAliveCountMax 2\n  ProxyCommand nc %h %p\n\
+                   Host b\n  ProxyJump j@hop:2200\n  IdentityAgent none\n  IdentitiesOnly yes\n";
+        env.files.insert("/cfg".into(), cfg.into());
+        let me = LocalUser { user: "me".into(), home: "/home/me".into(), uid: 1000, hostname: "box".into() };
+        let r = resolve(&Query::new("a"), &Sources::File("/cfg".into()), &me, &mut env).unwrap();
+        let o = ConnectOptions::from_config(&r, &env).unwrap();
+        assert_eq!((o.host.as_str(), o.port, o.username.as_str()), ("192.0.2.7", 2022, "u1"));
+        assert_eq!(o.host_key_alias.as_deref(), Some("alias.example"));
+        assert_eq!(o.agent_socket, Some(PathBuf::from("/run/agent.sock")));
+        assert!(o.allow_agent && !o.look_for_keys);
+        assert_eq!(o.config.transport.rekey.bytes, 1 << 20);
+        assert_eq!(o.config.transport.rekey.time, Some(Duration::from_secs(30)));
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(o.auth_methods, [AuthMethod::KeyboardInteractive, AuthMethod::PublicKey]);
+        assert_eq!(o.policy, UnknownHostPolicy::AutoAdd);
+        assert_eq!(o.config.transport.algorithms.compression.as_slice().first(), Some(&Compression::ZlibOpenSsh));
+        assert_eq!(o.config.transport.algorithms.kex.as_slice(), [KexAlgorithm::Curve25519Sha256]);
+        let keepalive = o.config.connection.keepalive.unwrap();
+        assert_eq!((keepalive.interval, keepalive.count_max), (Duration::from_secs(5), 2));
+        assert_eq!(o.proxy, Proxy::Command("nc 192.0.2.7 2022".into()));
+        assert_eq!(o.known_hosts, Some(PathBuf::from("/home/me/.ssh/known_hosts")));
+
+        let r = resolve(&Query::new("b"), &Sources::File("/cfg".into()), &me, &mut env).unwrap();
+        let o = ConnectOptions::from_config(&r, &env).unwrap();
+        assert!(!o.allow_agent);
+        match &o.proxy {
+            Proxy::Jump(hops) => {
+                assert_eq!(hops.len(), 1);
+                assert_eq!(
+                    (hops[0].user.as_deref(), hops[0].host.as_str(), hops[0].port),
+                    (Some("j"), "hop", Some(2200))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn rekey_sizes() {
         assert_eq!(parse_size("1G"), Some(1 << 30));
