@@ -537,7 +537,9 @@ impl<C: Core> Shared<C> {
                 }
             };
             // A protocol error has already queued the DISCONNECT and raised the event.
-            let _ = fed;
+            if let Err(e) = &fed {
+                tracing::debug!(error = %e, "protocol error");
+            }
             st.dispatch();
             if st.conn.is_closed() {
                 if st.ended.is_none() {

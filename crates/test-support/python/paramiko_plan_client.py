@@ -237,6 +237,12 @@ def step_remote_forward_refused(t, client, step, timeout):
 
 
 def step_rekey(t, client, step, timeout):
+    # Paramiko's transport thread answers a peer's CHANNEL_CLOSE through
+    # _send_user_message, which waits for the key exchange to finish; a kex started from
+    # another thread before that answer is sent therefore deadlocks Paramiko for 30 s
+    # (whatever the server). A global request round trip first lets the transport
+    # thread finish answering the CLOSEs of earlier steps.
+    t.global_request("keepalive@openssh.com", wait=True)
     t.renegotiate_keys()
     return {}
 

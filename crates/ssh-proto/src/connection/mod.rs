@@ -776,6 +776,12 @@ impl ConnectionLayer {
             }
             msg::CHANNEL_WINDOW_ADJUST => {
                 let a = WindowAdjust::decode(payload).map_err(bad)?;
+                // A peer may send an adjust after its CLOSE (Paramiko does when a reader
+                // thread races its transport thread), and after its CLOSE the number is
+                // gone here. OpenSSH ignores such adjusts; so do we: they carry nothing.
+                if self.channels.get(a.recipient as usize).is_none_or(Option::is_none) {
+                    return Ok(());
+                }
                 let (id, ch) = self.peer_channel(number, a.recipient)?;
                 if ch.state != ChannelState::Open {
                     return Err(Error::UnexpectedMessage { msg: number, expected: "window adjust on an open channel" });

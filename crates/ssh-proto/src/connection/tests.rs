@@ -363,12 +363,16 @@ fn data_after_eof_or_close_and_unknown_channels_are_protocol_errors() {
             Some(Error::ChannelProtocol { violation: ChannelViolation::DataAfterEof, .. })
         ))
     ));
-    // After the peer's CLOSE the number is gone: unknown channel.
+    // After the peer's CLOSE the number is gone: a late window adjust is ignored (as
+    // OpenSSH does; Paramiko sends them), late data is an unknown channel.
     let mut p = authed();
     let (c, _) = session(&mut p);
     let remote = p.client.channel_info(c).unwrap().remote_id;
     p.client.channel_close(c).unwrap();
     p.drive().unwrap();
+    p.client.transport_mut().send(|w| WindowAdjust { recipient: remote, bytes: 4096 }.encode(w)).unwrap();
+    p.drive().unwrap();
+    assert!(disconnected(&p.server_events).is_none(), "a late window adjust must not end the connection");
     p.client.transport_mut().send(|w| ChannelData { recipient: remote, code: None, data: b"late" }.encode(w)).unwrap();
     let _ = p.drive();
     assert!(matches!(
