@@ -60,7 +60,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -72,14 +72,18 @@ use ssh_blocking::ssh_proto::connection::{ChannelKind, ExitStatus, PtyRequest, T
 use ssh_blocking::ssh_proto::keys::file::{PublicKeyFile, decode_private_key, decode_public_key};
 use ssh_blocking::ssh_proto::ssh_key::PublicKey;
 use ssh_blocking::ssh_proto::{HostKey, RekeyPolicy, server};
-use ssh_blocking::{AuthDecision, Channel, Interactive, Server, ServerHandler, ServerSession, SessionControl, Stdin};
+use ssh_blocking::{
+    AuthDecision, Channel, Interactive, Reader, Server, ServerHandler, ServerSession, SessionControl, Stderr, Stdin,
+};
 
-/// How often a session's supervisor looks at what it cannot wait on together (client input,
-/// control requests, output of the command).
+/// How often a session's supervisor looks at what it cannot wait on together (control
+/// requests, the channel, news from the threads that move the data).
 const TICK: Duration = Duration::from_millis(20);
-/// Chunks of 32 KiB queued per direction: what bounds the buffering of a session.
-const CHUNK: usize = 32 * 1024;
-const QUEUE: usize = 8;
+/// What each data thread reads at once (a pipe's capacity); the channel's window bounds
+/// the rest of a session's buffering.
+const CHUNK: usize = 64 * 1024;
+/// Room for news from a session's threads.
+const QUEUE: usize = 16;
 /// After a pty command exits, output still arriving is passed on until this long passes
 /// without any (a background job may hold the terminal open forever).
 const PTY_DRAIN: Duration = Duration::from_millis(250);
@@ -566,12 +570,8 @@ impl ServerHandler for Personal {
 
 /// What the threads around a running command tell its supervisor.
 enum Ev {
-    /// Standard error output to pass on.
-    Stderr(Vec<u8>),
     StderrDone,
     StdoutDone,
-    /// The input writer took a chunk (room in its queue).
-    InputTaken,
     Exited(std::process::ExitStatus),
     /// A connection to the session's agent socket.
     Agent(UnixStream),
@@ -778,7 +778,7 @@ fn signal_name(n: i32) -> String {
 impl Personal {
     fn run(&self, session: &mut ServerSession, program: Program) -> ExitStatus {
         let _counted = self.registry.enter();
-        let (tx, rx) = sync_channel::<Ev>(QUEUE * 2);
+        let (tx, rx) = sync_channel::<Ev>(QUEUE);
         let agent = if session.agent_forwarding {
             match AgentSocket::start(tx.clone(), &self.registry) {
                 Ok(a) => Some(a),
@@ -834,15 +834,14 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
     let pid = Pid::from_child(&child);
     let moved = Arc::new(Moved::default());
 
-    let (input_tx, input_rx) = sync_channel::<Vec<u8>>(QUEUE);
-    let to_child = tx.clone();
-    thread::spawn(move || feed_input(input_rx, input, &to_child));
+    let from_client = session.channel.reader();
+    thread::spawn(move || feed_input(from_client, input));
     let (out_tx, out_moved, stdout) = (tx.clone(), Arc::clone(&moved), session.channel.stdin());
     thread::spawn(move || pump_output(output, stdout, &out_tx, &out_moved));
     let errors_done = errors.is_none();
     if let Some(errors) = errors {
-        let err_tx = tx.clone();
-        thread::spawn(move || pump_errors(errors, &err_tx));
+        let (err_tx, stderr) = (tx.clone(), session.channel.stderr());
+        thread::spawn(move || pump_errors(errors, stderr, &err_tx));
     }
     let reaper = tx.clone();
     thread::spawn(move || {
@@ -855,8 +854,6 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
     let mut s = Supervisor {
         pid,
         pty,
-        input: Some(input_tx),
-        held: None,
         exited: None,
         output_done: false,
         errors_done,
@@ -864,7 +861,6 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
         last_moved: (0, Instant::now()),
         hung_up: false,
     };
-    let mut buf = vec![0u8; CHUNK];
     loop {
         while let Ok(ev) = rx.try_recv() {
             s.event(session, ev);
@@ -872,28 +868,16 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
         while let Some(control) = session.try_control() {
             s.control(control);
         }
-        s.offer_input();
         if let Some(status) = s.finished() {
             return status;
         }
-        if s.input.is_some() && s.held.is_none() {
-            // Wait for client input (the common case), at most a tick.
-            session.channel.set_timeout(Some(TICK));
-            let read = session.channel.read(&mut buf);
-            session.channel.set_timeout(None);
-            match read {
-                Ok(0) => s.input = None, // EOF: the writer closes the command's input
-                Ok(n) => s.held = Some(buf[..n].to_vec()),
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-                Err(_) => s.input = None,
-            }
-        } else {
-            if let Ok(ev) = rx.recv_timeout(TICK) {
-                s.event(session, ev);
-            }
-            if !s.hung_up && channel_closed(&session.channel) {
-                s.hang_up();
-            }
+        // Data moves on its own threads; this one waits for their news, and looks at the
+        // controls and the channel at least every tick.
+        if let Ok(ev) = rx.recv_timeout(TICK) {
+            s.event(session, ev);
+        }
+        if !s.hung_up && channel_closed(&session.channel) {
+            s.hang_up();
         }
     }
 }
@@ -906,10 +890,6 @@ fn channel_closed(channel: &Channel) -> bool {
 struct Supervisor {
     pid: Pid,
     pty: Option<PtyIo>,
-    /// Chunks of client input for the writer thread; `None` after the client's EOF.
-    input: Option<SyncSender<Vec<u8>>>,
-    /// A chunk read from the client that the writer's queue had no room for yet.
-    held: Option<Vec<u8>>,
     exited: Option<std::process::ExitStatus>,
     output_done: bool,
     errors_done: bool,
@@ -922,12 +902,8 @@ struct Supervisor {
 impl Supervisor {
     fn event(&mut self, session: &ServerSession, ev: Ev) {
         match ev {
-            Ev::Stderr(data) => {
-                let _ = session.channel.write_stderr(&data);
-            }
             Ev::StderrDone => self.errors_done = true,
             Ev::StdoutDone => self.output_done = true,
-            Ev::InputTaken => {}
             Ev::Exited(status) => {
                 self.exited = Some(status);
                 self.last_moved = (self.moved.bytes.load(Ordering::SeqCst), Instant::now());
@@ -961,21 +937,10 @@ impl Supervisor {
         }
     }
 
-    /// Hands a held chunk to the writer when its queue has room.
-    fn offer_input(&mut self) {
-        let (Some(chunk), Some(queue)) = (self.held.take(), &self.input) else { return };
-        match queue.try_send(chunk) {
-            Ok(()) => {}
-            Err(TrySendError::Full(chunk)) => self.held = Some(chunk),
-            Err(TrySendError::Disconnected(_)) => self.input = None,
-        }
-    }
-
     /// The client went away: a terminal hangs up, as when sshd closes the pty; pipes are
     /// left to the command, which sees them break when it writes.
     fn hang_up(&mut self) {
         self.hung_up = true;
-        self.input = None;
         if self.exited.is_none() && self.pty.is_some() {
             hang_up(self.pid.as_raw_nonzero().get());
         }
@@ -1009,12 +974,26 @@ impl Supervisor {
 }
 
 /// Writes client input to the command; dropping `to` at the end closes a pipe (EOF).
-fn feed_input(chunks: Receiver<Vec<u8>>, mut to: Box<dyn Write + Send>, tx: &SyncSender<Ev>) {
-    for chunk in chunks {
-        if to.write_all(&chunk).is_err() {
-            break;
+/// The channel's window bounds what the client can send ahead of the command.
+fn feed_input(mut from: Reader, mut to: Box<dyn Write + Send>) {
+    copy_chunks(&mut from, &mut to);
+}
+
+/// Copies until `from` ends or either side fails, a chunk at a time.
+fn copy_chunks(from: &mut dyn Read, to: &mut dyn Write) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A pty master reads EIO once every slave is closed.
+            Err(_) => return,
         }
-        let _ = tx.send(Ev::InputTaken);
     }
 }
 
@@ -1047,21 +1026,9 @@ fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev
     let _ = tx.send(Ev::StdoutDone);
 }
 
-/// Command standard error, in chunks through the bounded queue to the supervisor.
-fn pump_errors(mut from: Box<dyn Read + Send>, tx: &SyncSender<Ev>) {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if tx.send(Ev::Stderr(buf[..n].to_vec())).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
+/// Command standard error to the client's, at the pace the client's window allows.
+fn pump_errors(mut from: Box<dyn Read + Send>, mut to: Stderr, tx: &SyncSender<Ev>) {
+    copy_chunks(&mut from, &mut to);
     let _ = tx.send(Ev::StderrDone);
 }
 

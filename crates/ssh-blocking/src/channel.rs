@@ -51,7 +51,22 @@ impl Write for Stdin {
     }
 }
 
-/// Standard error of a [`Channel`] (SSH extended data type 1).
+/// Standard output of a [`Channel`] as a reader usable from another thread than the
+/// writer: on a client the command's output, on a server the client's input.
+pub struct Reader {
+    link: Arc<dyn Link>,
+    id: ChannelId,
+    timeout: Option<Duration>,
+}
+
+impl Read for Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.link.read(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+    }
+}
+
+/// Standard error of a [`Channel`] (SSH extended data type 1): a client reads it, a server
+/// writes it.
 pub struct Stderr {
     link: Arc<dyn Link>,
     id: ChannelId,
@@ -202,7 +217,13 @@ impl Channel {
         Stdin { link: Arc::clone(&self.link), id: self.id, timeout: self.timeout }
     }
 
-    /// A reader for standard error.
+    /// A reader for standard output (the client's input, on a server) that another thread
+    /// can own while this handle writes.
+    pub fn reader(&self) -> Reader {
+        Reader { link: Arc::clone(&self.link), id: self.id, timeout: self.timeout }
+    }
+
+    /// Standard error: a reader on a client, a writer on a server.
     pub fn stderr(&self) -> Stderr {
         Stderr { link: Arc::clone(&self.link), id: self.id, timeout: self.timeout }
     }
@@ -244,6 +265,16 @@ impl Read for Channel {
 impl Read for Stderr {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.link.read(self.id, Which::Stderr, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+    }
+}
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.link.write(self.id, Which::Stderr, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

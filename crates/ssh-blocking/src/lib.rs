@@ -21,7 +21,7 @@ mod stream;
 
 pub use accept::Forwarded;
 pub use agent::AgentConnection;
-pub use channel::{Channel, Stderr, Stdin, select};
+pub use channel::{Channel, Reader, Stderr, Stdin, select};
 pub use client::{AuthMethod, Client, ConnectOptions, Exec, PromptFn, Prompter};
 pub use config::{SystemEnvironment, local_user};
 pub use error::Error;

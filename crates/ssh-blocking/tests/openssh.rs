@@ -12,7 +12,7 @@ use ssh_blocking::ssh_proto::connection::ExitStatus;
 use ssh_blocking::ssh_proto::{KeyPair, SeededRng, client};
 use ssh_blocking::{AuthOutcome, Error, Session, Timeouts};
 use test_support::process::run;
-use test_support::{Peer, Sshd, require_peers};
+use test_support::{Peer, Sshd, pattern, require_peers};
 
 fn current_user() -> String {
     run(Command::new("id").arg("-un"), Duration::from_secs(10)).expect("id -un").stdout.trim().to_owned()
@@ -65,7 +65,7 @@ fn exec_with_output_streams_and_exit_status() {
     let mut ch = session.open_session().unwrap();
     ch.exec("cat").unwrap();
     let mut stdin = ch.stdin();
-    let data: Vec<u8> = (0..8u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = pattern(8 << 20, 1);
     let sent = data.clone();
     let writer = std::thread::spawn(move || {
         stdin.write_all(&sent).unwrap();
@@ -550,7 +550,7 @@ fn every_algorithm_through_the_driver() {
         counts.0, counts.1, counts.2, counts.3
     );
     assert!(counts.0 >= 8 && counts.1 >= 6 && counts.2 >= 6 && counts.3 >= 6, "{counts:?} of {algs:?}");
-    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = pattern(1 << 20, 2);
     let user = current_user();
     let report = run_matrix("ssh-blocking -> sshd, one algorithm at a time", &cases, default_workers(), |c| {
         let mut config = client::Config::default();

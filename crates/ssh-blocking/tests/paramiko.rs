@@ -33,15 +33,10 @@ use ssh_blocking::{
     Server, ServerHandler, ServerSession, SessionControl, StopHandle, Timeouts, UnknownHostPolicy,
 };
 use test_support::serde_json::{Value, json};
-use test_support::{EchoServer, Peer, ScriptProcess, require_peers};
+use test_support::{EchoServer, Peer, ScriptProcess, pattern, require_peers};
 
 const WAIT: Duration = Duration::from_secs(60);
 const BIG: usize = 16 << 20;
-
-/// `len` bytes that differ with `seed` and do not repeat with a short period.
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32).map(|i| (i.wrapping_add(seed).wrapping_mul(2654435761) >> 24) as u8).collect()
-}
 
 fn write_private(path: &Path, key: &KeyPair, format: PrivateKeyFormat) {
     let text = encode_private_key(key.private_key(), format, None, &mut SeededRng::new(3)).unwrap();
@@ -515,7 +510,7 @@ fn paramiko_exec_on_our_server() {
     let (flood_out, flood_err) = (dir.path().join("flood.out"), dir.path().join("flood.err"));
     let data = pattern(BIG, 1);
     std::fs::write(&input, &data).unwrap();
-    let small: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..3u32)
+    let small: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..3u64)
         .map(|k| {
             let (i, o) = (dir.path().join(format!("in{k}")), dir.path().join(format!("out{k}")));
             let d = pattern(4 << 20, 100 + k);
@@ -580,7 +575,7 @@ fn paramiko_rekeys_on_our_server() {
     require_peers!(Peer::Paramiko);
     let srv = our_server();
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..2u32)
+    let files: Vec<(PathBuf, PathBuf, Vec<u8>)> = (0..2u64)
         .map(|k| {
             let (i, o) = (dir.path().join(format!("in{k}")), dir.path().join(format!("out{k}")));
             let d = pattern(4 << 20, 200 + k);
@@ -695,7 +690,7 @@ fn forward_round(p: &mut ScriptProcess, conns: u32, want_port: Option<u16>) -> S
     let workers: Vec<_> = (0..conns)
         .map(|k| {
             thread::spawn(move || {
-                let data = pattern(2 << 20, 10 + k);
+                let data = pattern(2 << 20, 10 + u64::from(k));
                 let (got, local) = tcp_round_trip(bound, &data);
                 assert!(got == data, "connection {k}: {} of {} bytes", got.len(), data.len());
                 local
@@ -1125,7 +1120,7 @@ fn our_local_forward_through_paramiko() {
         LocalForward::start(Arc::clone(c.session()), "127.0.0.1:0".parse().unwrap(), "127.0.0.1", echo.addr().port())
             .unwrap();
     let target = fwd.local_addr();
-    let workers: Vec<_> = (0..2u32)
+    let workers: Vec<_> = (0..2u64)
         .map(|k| {
             thread::spawn(move || {
                 let data = pattern(4 << 20, 20 + k);
@@ -1195,7 +1190,7 @@ fn our_remote_forward_through_paramiko() {
         assert_eq!(got, format!("127.0.0.1 {second} 127.0.0.1 {local}\n"), "server log: {}", app.proc.log());
     };
 
-    let workers: Vec<_> = (0..2u32)
+    let workers: Vec<_> = (0..2u64)
         .map(|k| {
             thread::spawn(move || {
                 let data = pattern(4 << 20, 30 + k);

@@ -10,7 +10,7 @@ use ssh_blocking::ssh_proto::connection::ExitStatus;
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, SeededRng, server};
 use ssh_blocking::{AuthDecision, Client, ConnectOptions, Server, ServerHandler, ServerSession, UnknownHostPolicy};
 use test_support::process::run_with_input;
-use test_support::{Peer, require_peers};
+use test_support::{Peer, pattern, require_peers};
 
 struct Handler {
     user_key: ssh_blocking::ssh_proto::ssh_key::PublicKey,
@@ -112,6 +112,14 @@ impl ServerHandler for Handler {
             }
             _ => {}
         }
+        if command == b"echo-to-stderr" {
+            // Client input back on stderr from a thread of its own (Reader, Stderr as a
+            // writer) while this thread writes 4 MiB of stdout.
+            let (mut from, mut to) = (session.channel.reader(), session.channel.stderr());
+            let echo = std::thread::spawn(move || std::io::copy(&mut from, &mut to).is_ok());
+            let ok = session.channel.write_all(&pattern(4 << 20, 7)).is_ok();
+            return ExitStatus::Code(if echo.join().unwrap_or(false) && ok { 0 } else { 1 });
+        }
         let ch = &mut session.channel;
         match command {
             b"cat" => {
@@ -178,7 +186,7 @@ fn our_client_against_our_server() {
 
     // 16 MiB both ways through the server's cat, fed from another thread.
     let mut run = c.exec_command("cat").unwrap();
-    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = pattern(16 << 20, 1);
     let sent = data.clone();
     let mut stdin = run.stdin;
     let w = std::thread::spawn(move || {
@@ -188,6 +196,25 @@ fn our_client_against_our_server() {
     let got = run.stdout.read_all().unwrap();
     w.join().unwrap();
     assert!(got == data, "cat lost or changed bytes ({} of {})", got.len(), data.len());
+
+    // The handler reads input and writes stderr on one thread, stdout on another.
+    let mut run = c.exec_command("echo-to-stderr").unwrap();
+    let input = pattern(4 << 20, 8);
+    let (sent, mut stdin) = (input.clone(), run.stdin);
+    let w = std::thread::spawn(move || {
+        stdin.write_all(&sent).unwrap();
+        stdin.send_eof().unwrap();
+    });
+    let mut stderr = run.stderr;
+    let e = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        stderr.read_to_end(&mut err).map(|_| err)
+    });
+    let out = run.stdout.read_all().unwrap();
+    w.join().unwrap();
+    assert!(e.join().unwrap().unwrap() == input, "stderr is not the input");
+    assert!(out == pattern(4 << 20, 7), "stdout changed");
+    assert_eq!(run.stdout.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
 
     // A panicking handler ends its channel with status 255; the connection lives on.
     let mut run = c.exec_command("panic").unwrap();

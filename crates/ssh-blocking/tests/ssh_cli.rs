@@ -11,7 +11,7 @@ use ssh_blocking::ssh_proto::keys::file::{PrivateKeyFormat, encode_private_key};
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, SeededRng, server};
 use ssh_blocking::{AuthDecision, Server, ServerHandler, ServerSession};
 use test_support::process::{ChildGuard, Finished, run, run_with_input};
-use test_support::{EchoServer, Peer, Sshd, SshdOptions, require_peers};
+use test_support::{EchoServer, Peer, Sshd, SshdOptions, pattern, require_peers};
 
 /// `target/<profile>/examples/ssh` (built by `cargo test` with the examples).
 fn ssh_example() -> PathBuf {
@@ -237,7 +237,7 @@ fn spawn(t: &Target, extra: &[&str]) -> (ChildGuard, std::sync::mpsc::Receiver<S
 }
 
 fn round_trip(port: u16, len: usize) {
-    let data: Vec<u8> = (0..len as u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let data: Vec<u8> = pattern(len, 1);
     let got = test_support::round_trip(([127, 0, 0, 1], port).into(), &data).unwrap();
     assert!(got == data, "{} of {} bytes came back", got.len(), data.len());
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use ssh_blocking::ssh_proto::connection::ExitStatus as SshExit;
 use ssh_blocking::{Client, ConnectOptions, UnknownHostPolicy};
 use test_support::process::{ChildGuard, run};
-use test_support::{EchoServer, Peer, require_peers};
+use test_support::{EchoServer, Peer, pattern, require_peers};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 const MIB: usize = 1 << 20;
@@ -36,19 +36,6 @@ fn sshd_example() -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Deterministic pseudo-random bytes.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -30,6 +30,7 @@
 pub mod agent;
 pub mod algos;
 mod client;
+mod data;
 mod echo;
 pub mod fixtures;
 mod matrix;
@@ -45,6 +46,7 @@ pub mod toy_shell;
 pub use agent::SshAgent;
 pub use algos::Combo;
 pub use client::{Outcome, client_handshake, system_rng};
+pub use data::pattern;
 pub use echo::{EchoServer, round_trip};
 pub use matrix::{MatrixReport, default_workers, run_matrix, run_matrix_with};
 pub use paramiko::{
