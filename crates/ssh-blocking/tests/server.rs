@@ -543,3 +543,76 @@ fn queued_remote_forward_and_accept() {
     s.cancel_port_forward("127.0.0.1", port).unwrap();
     stop.stop();
 }
+
+/// Records every `tracing` event of the thread it is the default for, as
+/// `LEVEL message field=value…`.
+struct Capture(Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(event.metadata().level().to_string());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The session and the server log what Paramiko's transport logs: the host key, the
+/// algorithms, the authentication outcome, a rejected host key at INFO; accepted
+/// connections, disconnects and a panicking handler at WARN. The capture is the global
+/// default (the server's threads log too), so other tests of this binary may add lines.
+#[test]
+fn tracing_reports_session_and_server_events() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    tracing::subscriber::set_global_default(Capture(Arc::clone(&seen))).unwrap();
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
+    o.keys = vec![Arc::clone(&user)];
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    let c = Client::connect(&o).unwrap();
+    let run = c.exec_command("panic").unwrap();
+    assert_eq!(run.stdout.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(255)));
+    c.close();
+    o.policy = UnknownHostPolicy::Reject;
+    o.known_hosts = Some(dir.path().join("empty"));
+    assert!(Client::connect(&o).is_err());
+    stop.stop();
+    let has = |parts: &[&str]| seen.lock().unwrap().iter().any(|line| parts.iter().all(|p| line.contains(p)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // The server's side of the closes is logged by its threads, a moment later.
+    while !has(&["DEBUG", "disconnected"]) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let all = seen.lock().unwrap().clone();
+    for parts in [
+        &["DEBUG", "server host key", "key=ssh-ed25519 "][..],
+        &["DEBUG", "keys exchanged", "kex=", "cipher="],
+        &["DEBUG", "authentication", "Success"],
+        &["INFO", "host key rejected"],
+        &["DEBUG", "connection accepted", "peer="],
+        &["WARN", "handler panicked"],
+        &["DEBUG", "disconnected"],
+    ] {
+        assert!(has(parts), "no event with {parts:?} in {all:#?}");
+    }
+}
