@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ssh_proto::auth::{AuthAttempt, AuthReply, InfoRequest};
+use ssh_proto::auth::{AuthAttempt, AuthMethod, AuthReply, InfoRequest};
 use ssh_proto::connection::{
     ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest,
 };
@@ -60,6 +60,13 @@ pub enum Interactive {
 /// has a refusing default, so a handler implements only what it serves. Methods may block
 /// (a database lookup): only their own connection waits.
 pub trait ServerHandler: Send + Sync + 'static {
+    /// The methods `user` may authenticate with (Paramiko's `get_allowed_auths`), asked
+    /// once, on the user's first request: failures list only these, and the others fail
+    /// without a `check_auth_*` call. `None` (the default) offers the configured
+    /// `server::Config` methods; this can narrow them, not add to them.
+    fn get_allowed_auths(&self, _user: &str) -> Option<Vec<AuthMethod>> {
+        None
+    }
     /// `none` authentication.
     fn check_auth_none(&self, _user: &str) -> AuthDecision {
         AuthDecision::Reject
@@ -329,6 +336,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
     // Remote forwards by the (address, port) the client knows them by; dropped with the
     // connection, which stops their listeners.
     let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
+    let mut user_known = false;
     loop {
         let ev = match shared.wait_for(None, "an event", |st| st.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
@@ -337,6 +345,17 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
         };
         match ev {
             Event::AuthRequest { token, user, attempt, .. } => {
+                if !std::mem::replace(&mut user_known, true)
+                    && let Some(methods) = handler.get_allowed_auths(&user)
+                {
+                    shared.lock().conn.restrict_auth_methods(&methods);
+                    // The core fails an accepted method that is off; do not ask about it.
+                    let method = attempt.method();
+                    if method != AuthMethod::None && !methods.contains(&method) {
+                        shared.lock().conn.auth_reply(token, AuthReply::Reject)?;
+                        continue;
+                    }
+                }
                 let reply: AuthReply = match &attempt {
                     AuthAttempt::None => handler.check_auth_none(&user).into(),
                     AuthAttempt::Password { password, new_password: None } => {

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ssh_blocking::ssh_proto::auth::AuthMethod;
 use ssh_blocking::ssh_proto::connection::ExitStatus;
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, SeededRng, server};
 use ssh_blocking::{AuthDecision, Client, ConnectOptions, Server, ServerHandler, ServerSession, UnknownHostPolicy};
@@ -17,6 +18,13 @@ struct Handler {
 }
 
 impl ServerHandler for Handler {
+    fn get_allowed_auths(&self, user: &str) -> Option<Vec<AuthMethod>> {
+        match user {
+            "alice" => Some(vec![AuthMethod::PublicKey]),
+            "bob" => Some(vec![AuthMethod::Password]),
+            _ => None,
+        }
+    }
     fn check_auth_publickey(&self, user: &str, key: &ssh_blocking::ssh_proto::ssh_key::PublicKey) -> AuthDecision {
         if user == "alice" && key.key_data() == self.user_key.key_data() {
             AuthDecision::Accept
@@ -25,7 +33,9 @@ impl ServerHandler for Handler {
         }
     }
     fn check_auth_password(&self, user: &str, password: &str) -> AuthDecision {
-        if user == "bob" && password == "hunter22" { AuthDecision::Accept } else { AuthDecision::Reject }
+        // alice's password would do, but her methods leave password out.
+        let ok = matches!((user, password), ("bob", "hunter22") | ("alice", "alice-pw"));
+        if ok { AuthDecision::Accept } else { AuthDecision::Reject }
     }
     fn check_auth_interactive(&self, user: &str, _submethods: &[String]) -> ssh_blocking::Interactive {
         use ssh_blocking::ssh_proto::auth::{InfoRequest, Prompt};
@@ -230,7 +240,20 @@ fn our_client_against_our_server() {
     o.password = Some("hunter22".into());
     Client::connect(&o).unwrap().close();
     o.password = Some("nope".into());
-    assert!(matches!(Client::connect(&o), Err(ssh_blocking::Error::AuthFailed { .. })));
+    match Client::connect(&o) {
+        Err(ssh_blocking::Error::AuthFailed { allowed }) => assert_eq!(allowed, ["password"], "bob's methods"),
+        other => panic!("expected AuthFailed, got {:?}", other.err()),
+    }
+    // get_allowed_auths: alice logs in by key only, whatever check_auth_password says.
+    let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.password = Some("alice-pw".into());
+    o.look_for_keys = false;
+    o.allow_agent = false;
+    match Client::connect(&o) {
+        Err(ssh_blocking::Error::AuthFailed { allowed }) => assert_eq!(allowed, ["publickey"], "alice's methods"),
+        other => panic!("expected AuthFailed, got {:?}", other.err()),
+    }
     stop.stop();
 }
 

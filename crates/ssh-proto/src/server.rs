@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 
 use crate::api::{channel_api, connection_api};
 use crate::auth::server::ServerAuth;
-use crate::auth::{AuthReply, AuthToken};
+use crate::auth::{AuthMethod, AuthReply, AuthToken};
 use crate::config::TransportConfig;
 use crate::connection::{ConnectionConfig, ConnectionLayer, GlobalRequest};
 use crate::error::{Error, TimeoutKind};
@@ -114,6 +114,16 @@ impl Connection {
         self.after_auth(self.t.now)?;
         self.t.paused = self.input_paused();
         self.process(self.t.now)
+    }
+
+    /// Narrows the authentication methods offered on this connection to those of the
+    /// configured ones that are in `methods` (Paramiko's `get_allowed_auths(username)`):
+    /// failures list only these from now on, requests for others fail without an
+    /// [`Event::AuthRequest`](crate::Event::AuthRequest), and accepting a pending request
+    /// for another one fails it. The user cannot change after the first request, so call
+    /// this when that request's event arrives, before answering it.
+    pub fn restrict_auth_methods(&mut self, methods: &[AuthMethod]) {
+        self.auth.restrict(methods);
     }
 
     /// Sends a banner to show before authentication (in addition to the configured one).

@@ -110,6 +110,8 @@ pub(crate) struct ServerAuth {
     used_keys: Vec<Bytes>,
     /// Whether a `none` request was seen (only the first is free, as in OpenSSH).
     none_seen: bool,
+    /// The application's narrowing of the configured methods for this user.
+    restricted: Option<Vec<AuthMethod>>,
 }
 
 impl ServerAuth {
@@ -124,7 +126,13 @@ impl ServerAuth {
             remaining,
             used_keys: Vec::new(),
             none_seen: false,
+            restricted: None,
         }
+    }
+
+    /// Offers only those of the configured methods that are in `methods` from now on.
+    pub(crate) fn restrict(&mut self, methods: &[AuthMethod]) {
+        self.restricted = Some(methods.to_vec());
     }
 
     pub(crate) fn is_authenticated(&self) -> bool {
@@ -150,6 +158,7 @@ impl ServerAuth {
             .iter()
             .copied()
             .filter(|m| *m != AuthMethod::None)
+            .filter(|m| self.restricted.as_ref().is_none_or(|r| r.contains(m)))
             .filter(|m| self.remaining.is_empty() || self.remaining.iter().any(|l| l.first() == Some(m)))
             .collect()
     }
@@ -414,6 +423,12 @@ impl ServerAuth {
                 if !self.remaining.is_empty() && self.used_keys.contains(&blob) =>
             {
                 // OpenSSH's auth2_key_already_used: one key cannot pass two publickey steps.
+                self.send_failure(t, false, true)
+            }
+            // Restricted while the decision was pending: the method is off for this user.
+            (_, AuthReply::Accept | AuthReply::Partial)
+                if method != AuthMethod::None && !self.allowed().contains(&method) =>
+            {
                 self.send_failure(t, false, true)
             }
             (about, reply @ (AuthReply::Accept | AuthReply::Partial)) => {

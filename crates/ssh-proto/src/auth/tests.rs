@@ -734,3 +734,30 @@ fn success_released_by_a_key_exchange_starts_compression_right_after_it() {
     p.drive().unwrap();
     assert!(p.moved.1 - before < 2_000, "compression did not start");
 }
+
+/// Paramiko's `get_allowed_auths(username)`: the application narrows the methods when the
+/// first request names the user. Failures list only those, requests for others fail
+/// without asking, and an accept for a method taken away while pending still fails.
+#[test]
+fn methods_restricted_for_the_user() {
+    let mut p = pair(|_| {});
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    let (token, user, attempt) = last_request(&p).unwrap();
+    assert_eq!((user.as_str(), matches!(attempt, AuthAttempt::Password { .. })), ("alice", true));
+    p.server.restrict_auth_methods(&[AuthMethod::PublicKey, AuthMethod::GssapiWithMic]);
+    p.server.auth_reply(token, AuthReply::Accept).unwrap();
+    p.drive().unwrap();
+    // GSS-API is not configured: a restriction cannot add a method.
+    assert_eq!(failures(&p), [(vec!["publickey".into()], false)]);
+    assert!(!p.client.is_authenticated() && !p.server.is_authenticated());
+    let asked = count(&p.server_events, |e| matches!(e, Event::AuthRequest { .. }));
+    p.client.auth_password("alice", "pw").unwrap();
+    p.drive().unwrap();
+    assert_eq!(count(&p.server_events, |e| matches!(e, Event::AuthRequest { .. })), asked, "password is off");
+    assert_eq!(failures(&p).len(), 2);
+    p.auth_policy = Some(Box::new(|_, _| AuthReply::Accept));
+    p.client.auth_publickey("alice", local("ed25519")).unwrap();
+    p.drive().unwrap();
+    assert!(succeeded(&p));
+}
