@@ -110,6 +110,13 @@ pub trait ServerHandler: Send + Sync + 'static {
     fn check_port_forward_request(&self, _address: &str, _port: u16) -> Option<SocketAddr> {
         None
     }
+    /// Answers a global request other than `tcpip-forward` and its cancel (Paramiko's
+    /// `check_global_request`): keepalives, `no-more-sessions@openssh.com`, host key
+    /// proofs, a protocol of the application's own. Refused by default, which OpenSSH's
+    /// keepalives take as proof of life. A request without want-reply is answered nowhere.
+    fn global_request(&self, _request: &GlobalRequest) -> GlobalReply {
+        GlobalReply::Failure
+    }
     /// Whether to allocate a pseudo-terminal; an accepted request reaches the command as
     /// [`ServerSession::pty`].
     fn check_pty_request(&self, _pty: &PtyRequest) -> bool {
@@ -457,8 +464,8 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
     }
 }
 
-/// Answers a global request: remote forwards and their cancellation; anything else is
-/// refused (OpenSSH's keepalives take a refusal as proof of life).
+/// Answers a global request: remote forwards and their cancellation here, anything else
+/// by the handler.
 fn global_request(
     shared: &Arc<Shared<server::Connection>>,
     handler: &Arc<dyn ServerHandler>,
@@ -493,7 +500,7 @@ fn global_request(
             Some(_) => GlobalReply::Success { bound_port: None, data: Default::default() },
             None => GlobalReply::Failure,
         },
-        _ => GlobalReply::Failure,
+        other => handler.global_request(&other),
     }
 }
 

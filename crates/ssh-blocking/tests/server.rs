@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssh_blocking::ssh_proto::auth::AuthMethod;
-use ssh_blocking::ssh_proto::connection::ExitStatus;
+use ssh_blocking::ssh_proto::connection::{ExitStatus, GlobalReply, GlobalRequest};
 use ssh_blocking::ssh_proto::{HostKey, KeyPair, SeededRng, server};
 use ssh_blocking::{AuthDecision, Client, ConnectOptions, Server, ServerHandler, ServerSession, UnknownHostPolicy};
 use test_support::process::run_with_input;
@@ -18,6 +18,14 @@ struct Handler {
 }
 
 impl ServerHandler for Handler {
+    fn global_request(&self, request: &GlobalRequest) -> GlobalReply {
+        match request {
+            GlobalRequest::Other { name, data } if name == "echo@example.com" => {
+                GlobalReply::Success { bound_port: None, data: data.clone() }
+            }
+            _ => GlobalReply::Failure,
+        }
+    }
     fn get_allowed_auths(&self, user: &str) -> Option<Vec<AuthMethod>> {
         match user {
             "alice" => Some(vec![AuthMethod::PublicKey]),
@@ -510,7 +518,6 @@ fn agent_forwarding_through_our_server() {
 /// and `invoke_shell` open it; a global request the server does not know is refused.
 #[test]
 fn registered_subsystem_and_client_conveniences() {
-    use ssh_blocking::ssh_proto::connection::{GlobalReply, GlobalRequest};
     let mut rng = SeededRng::new(31);
     let host = HostKey::generate_ed25519(&mut rng);
     let user = Arc::new(KeyPair::generate_ed25519(&mut rng));
@@ -537,6 +544,12 @@ fn registered_subsystem_and_client_conveniences() {
     // The handler has no shell: a pty is granted, the shell refused.
     assert!(matches!(c.invoke_shell("xterm", 80, 24), Err(ssh_blocking::Error::RequestRefused(_))));
     assert_eq!(c.session().global_request(&GlobalRequest::Keepalive).unwrap(), GlobalReply::Failure);
+    // The handler answers requests of its own protocol, with data.
+    let echo = GlobalRequest::Other { name: "echo@example.com".into(), data: b"\0\0\0\x02hi".to_vec().into() };
+    match c.session().global_request(&echo).unwrap() {
+        GlobalReply::Success { data, .. } => assert_eq!(&data[..], b"\0\0\0\x02hi"),
+        GlobalReply::Failure => panic!("the handler's global request was refused"),
+    }
     stop.stop();
 }
 
