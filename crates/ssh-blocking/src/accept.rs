@@ -1,5 +1,5 @@
 //! Channels the server opens to the client: connections to remotely forwarded ports
-//! (`ssh -R`) and to the forwarded agent (`ssh -A`). One thread per session takes them off
+//! (`ssh -R`), to the forwarded agent (`ssh -A`) and from X clients (`ssh -X`). One thread per session takes them off
 //! the event queue and hands each to the handler registered for it, in its own thread.
 
 use std::collections::HashMap;
@@ -32,12 +32,15 @@ pub struct Forwarded {
 pub(crate) type ForwardHandler = Arc<dyn Fn(Channel, Forwarded) + Send + Sync>;
 /// Serves a connection to the forwarded agent.
 pub(crate) type AgentHandler = Arc<dyn Fn(Channel) + Send + Sync>;
+/// Serves a forwarded X11 connection: the channel, and the X client's address and port.
+pub(crate) type X11Handler = Arc<dyn Fn(Channel, String, u32) + Send + Sync>;
 
 #[derive(Default)]
 struct Handlers {
     /// By the (address, port) the server listens on, as its `forwarded-tcpip` opens name it.
     tcpip: HashMap<(String, u32), ForwardHandler>,
     agent: Option<AgentHandler>,
+    x11: Option<X11Handler>,
     started: bool,
 }
 
@@ -99,6 +102,10 @@ impl Acceptor {
         self.lock().agent = Some(handler);
     }
 
+    pub(crate) fn set_x11(&self, handler: X11Handler) {
+        self.lock().x11 = Some(handler);
+    }
+
     /// Starts the accepting thread (once); until then the engine refuses every open.
     pub(crate) fn start(self: &Arc<Self>, shared: &Arc<Shared<client::Connection>>) -> Result<(), Error> {
         if std::mem::replace(&mut self.lock().started, true) {
@@ -132,6 +139,12 @@ impl Acceptor {
                 ChannelKind::AuthAgent => {
                     let handler = self.lock().agent.clone();
                     handler.map(|h| Box::new(move |ch| h(ch)) as Box<dyn FnOnce(Channel) + Send>)
+                }
+                ChannelKind::X11 { originator, originator_port } => {
+                    let handler = self.lock().x11.clone();
+                    handler.map(|h| {
+                        Box::new(move |ch| h(ch, originator, originator_port)) as Box<dyn FnOnce(Channel) + Send>
+                    })
                 }
                 _ => None,
             };

@@ -164,6 +164,26 @@ impl Channel {
         self.request(ChannelRequest::Pty(pty), true)
     }
 
+    /// Asks the server to forward X11 connections of this session's command (`x11-req`;
+    /// Paramiko's `request_x11`, `ssh -X`): `auth_protocol` and the hex `auth_cookie` are what
+    /// the server's X clients must present. The X connections arrive as channels for the
+    /// handler of [`crate::Session::set_x11_handler`]; set it first.
+    pub fn request_x11(
+        &self,
+        auth_protocol: &str,
+        auth_cookie: &str,
+        screen: u32,
+        single_connection: bool,
+    ) -> Result<(), Error> {
+        let request = ChannelRequest::X11 {
+            single_connection,
+            auth_protocol: auth_protocol.to_owned(),
+            auth_cookie: auth_cookie.to_owned(),
+            screen,
+        };
+        self.request(request, true)
+    }
+
     /// Tells the server the terminal changed size.
     pub fn resize_pty(&self, cols: u32, rows: u32) -> Result<(), Error> {
         self.request(ChannelRequest::WindowChange { cols, rows, width_px: 0, height_px: 0 }, false)

@@ -29,7 +29,7 @@ pub use forward::{Duplex, LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use server::{
     AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle, SubsystemFn,
-    serve_connection,
+    X11Forwarding, serve_connection,
 };
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
 pub use stream::Stream;

@@ -132,6 +132,12 @@ pub trait ServerHandler: Send + Sync + 'static {
     fn check_agent_forward_request(&self) -> bool {
         false
     }
+    /// Whether to forward X11 on this session (`x11-req`; Paramiko's `check_x11_request`);
+    /// accepted, it shows as [`ServerSession::x11`], and
+    /// [`ServerSession::open_x11_channel`] carries each X client to the client's display.
+    fn check_x11_request(&self, _x11: &X11Forwarding) -> bool {
+        false
+    }
     /// Whether to run `command`; when yes, [`ServerHandler::exec`] runs it.
     fn check_exec_request(&self, _command: &[u8]) -> bool {
         false
@@ -192,6 +198,9 @@ pub struct ServerSession {
     pub pty: Option<PtyRequest>,
     /// Whether agent forwarding was accepted on this session.
     pub agent_forwarding: bool,
+    /// The X11 forwarding accepted on this session: the display the command should use is
+    /// the server's to make (sshd listens on a TCP display and sets `DISPLAY`).
+    pub x11: Option<X11Forwarding>,
     controls: Receiver<SessionControl>,
     conn: Arc<Shared<server::Connection>>,
 }
@@ -217,6 +226,30 @@ impl ServerSession {
         }
         self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + OPEN_TIMEOUT))
     }
+
+    /// Opens an `x11` channel to the client for an X client that connected from
+    /// `originator:originator_port` to the display the server made for this session.
+    /// Refused unless [`ServerSession::x11`].
+    pub fn open_x11_channel(&self, originator: &str, originator_port: u32) -> Result<Channel, Error> {
+        if self.x11.is_none() {
+            return Err(Error::RequestRefused("x11: X11 forwarding was not requested".into()));
+        }
+        let kind = ChannelKind::X11 { originator: originator.to_owned(), originator_port };
+        self.conn.open_channel(&kind, Some(Instant::now() + OPEN_TIMEOUT))
+    }
+}
+
+/// An accepted `x11-req`: what the client's X server expects from X clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct X11Forwarding {
+    /// Forward one X connection only.
+    pub single_connection: bool,
+    /// The X authentication protocol (`MIT-MAGIC-COOKIE-1`).
+    pub auth_protocol: String,
+    /// The cookie, in hex (often a fake one the client swaps for the real one).
+    pub auth_cookie: String,
+    /// The X screen number.
+    pub screen: u32,
 }
 
 /// What the client set up on a session channel before its command starts, then the way to
@@ -228,6 +261,7 @@ struct SessionSetup {
     env: Vec<(String, String)>,
     pty: Option<PtyRequest>,
     agent_forwarding: bool,
+    x11: Option<X11Forwarding>,
     running: Option<Sender<SessionControl>>,
 }
 
@@ -428,6 +462,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                         env: std::mem::take(&mut setup.env),
                         pty: setup.pty.clone(),
                         agent_forwarding: setup.agent_forwarding,
+                        x11: setup.x11.clone(),
                         controls: rx,
                         conn: Arc::clone(shared),
                     };
@@ -550,6 +585,14 @@ fn session_request(
         ChannelRequest::AuthAgent => {
             let ok = handler.check_agent_forward_request();
             setup.agent_forwarding |= ok;
+            (ok, None)
+        }
+        ChannelRequest::X11 { single_connection, auth_protocol, auth_cookie, screen } => {
+            let x11 = X11Forwarding { single_connection, auth_protocol, auth_cookie, screen };
+            let ok = setup.x11.is_none() && handler.check_x11_request(&x11);
+            if ok {
+                setup.x11 = Some(x11);
+            }
             (ok, None)
         }
         ChannelRequest::Exec { command } => {

@@ -422,6 +422,14 @@ impl Session {
         self.acceptor.start(&self.shared)
     }
 
+    /// Serves each X11 channel the server opens (after [`Channel::request_x11`]) with
+    /// `handler`, in a thread of its own: the channel, and the X client's address and port
+    /// on the server. Paramiko's `request_x11(handler=…)`; connect it to the local display.
+    pub fn set_x11_handler(&self, handler: impl Fn(Channel, String, u32) + Send + Sync + 'static) -> Result<(), Error> {
+        self.acceptor.set_x11(Arc::new(handler));
+        self.acceptor.start(&self.shared)
+    }
+
     /// Forwards agent channels to the agent listening on `socket` (usually
     /// `SSH_AUTH_SOCK`), as `ssh -A` does; ask for forwarding on each session with
     /// [`Channel::request_agent_forwarding`].

@@ -18,6 +18,9 @@ struct Handler {
 }
 
 impl ServerHandler for Handler {
+    fn check_x11_request(&self, x11: &ssh_blocking::X11Forwarding) -> bool {
+        x11.auth_protocol == "MIT-MAGIC-COOKIE-1"
+    }
     fn global_request(&self, request: &GlobalRequest) -> GlobalReply {
         match request {
             GlobalRequest::Other { name, data } if name == "echo@example.com" => {
@@ -111,6 +114,26 @@ impl ServerHandler for Handler {
                     }
                 }
                 return ExitStatus::Code(1);
+            }
+            b"x11" => {
+                // One X client through the client's display: what came back, and the setup.
+                let Some(x11) = session.x11.clone() else { return ExitStatus::Code(2) };
+                let mut display = match session.open_x11_channel("127.0.0.1", 6010) {
+                    Ok(d) => d,
+                    Err(_) => return ExitStatus::Code(3),
+                };
+                let _ = display.write_all(b"hello display");
+                let _ = display.send_eof();
+                let back = display.read_all().unwrap_or_default();
+                let line = format!(
+                    "{} {} {} {}\n",
+                    String::from_utf8_lossy(&back),
+                    x11.auth_protocol,
+                    x11.auth_cookie,
+                    x11.screen
+                );
+                let _ = session.channel.write_all(line.as_bytes());
+                return ExitStatus::Code(0);
             }
             b"agent" => {
                 // One identities request through the client's agent: print how many keys.
@@ -651,4 +674,37 @@ fn tracing_reports_session_and_server_events() {
     ] {
         assert!(has(parts), "no event with {parts:?} in {all:#?}");
     }
+}
+
+/// X11 forwarding (Paramiko's `request_x11` with a handler, ServerInterface's
+/// `check_x11_request`): the accepted request reaches the session, and an X client's
+/// channel reaches the client's handler with its address.
+#[test]
+fn x11_forwarding_through_our_server() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    c.session()
+        .set_x11_handler(|mut ch, originator, port| {
+            let got = ch.read_all().unwrap_or_default();
+            let reply = format!("{} from {originator}:{port}", String::from_utf8_lossy(&got).to_uppercase());
+            let _ = ch.write_all(reply.as_bytes());
+        })
+        .unwrap();
+    let mut ch = c.session().open_session().unwrap();
+    assert!(matches!(
+        ch.request_x11("XDM-AUTHORIZATION-1", "00", 0, false),
+        Err(ssh_blocking::Error::RequestRefused(_))
+    ));
+    ch.request_x11("MIT-MAGIC-COOKIE-1", "0123abcd", 1, false).unwrap();
+    ch.exec("x11").unwrap();
+    let out = String::from_utf8(ch.read_all().unwrap()).unwrap();
+    assert_eq!(out, "HELLO DISPLAY from 127.0.0.1:6010 MIT-MAGIC-COOKIE-1 0123abcd 1\n");
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
+    // Without the request, the server's session cannot open one.
+    let mut ch = c.session().open_session().unwrap();
+    ch.exec("x11").unwrap();
+    assert_eq!(ch.read_all().unwrap(), b"");
+    assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(2)));
+    stop.stop();
 }
