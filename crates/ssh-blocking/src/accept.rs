@@ -119,7 +119,7 @@ impl Acceptor {
 
     fn run(&self, shared: &Arc<Shared<client::Connection>>) {
         loop {
-            let Ok((id, kind)) = shared.wait_for(None, "a channel open", |st| {
+            let Ok((id, kind)) = shared.wait_for_event(None, "a channel open", |st| {
                 let at = st.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
                 match st.events.remove(at) {
                     Some(Event::ChannelOpenRequest { id, kind }) => Some(Ok((id, kind))),

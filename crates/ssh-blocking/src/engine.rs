@@ -274,6 +274,8 @@ pub(crate) struct State<C> {
     /// Connection-level events for the role's front-end (host key, auth, global requests,
     /// channel open requests).
     pub(crate) events: VecDeque<Event>,
+    /// `events` grew or the connection ended since the event waiters were last woken.
+    events_pushed: bool,
     pub(crate) ended: Option<Ended>,
     /// Whether a front-end answers these itself; otherwise the engine says no.
     pub(crate) takes_channel_requests: bool,
@@ -367,6 +369,7 @@ impl<C: Core> State<C> {
                 Event::Disconnected { reason, description, .. } => {
                     tracing::debug!(%reason, %description, "disconnected");
                     self.ended = Some(Ended { reason, description });
+                    self.events_pushed = true;
                 }
                 // What a front-end waits for.
                 ev @ (Event::HostKey { .. }
@@ -380,7 +383,10 @@ impl<C: Core> State<C> {
                 | Event::GlobalRequestResult { .. }
                 | Event::ChannelRequest { .. }
                 | Event::GlobalRequest { .. }
-                | Event::ChannelOpenRequest { .. }) => self.events.push_back(ev),
+                | Event::ChannelOpenRequest { .. }) => {
+                    self.events.push_back(ev);
+                    self.events_pushed = true;
+                }
                 // Informational (key exchanges, ext-info, debug, pong, host key
                 // announcements, writability: senders re-check on every change).
                 _ => {}
@@ -394,6 +400,9 @@ pub(crate) struct Shared<C> {
     state: Mutex<State<C>>,
     /// Notified on every state change.
     changed: Condvar,
+    /// Notified when `events` grows or the connection ends: a front-end waiting for events
+    /// sleeps through the channel traffic that `changed` wakes everyone for.
+    events: Condvar,
     /// Wakes the writer thread: output or a new timer may be waiting.
     wake: Condvar,
     shutdown: Box<dyn Fn() + Send + Sync>,
@@ -435,7 +444,7 @@ impl<C: Core> Drop for Guard<'_, C> {
         if self.st.writer_has_work(self.timer) {
             self.shared.wake.notify_one();
         }
-        self.shared.changed.notify_all();
+        self.shared.notify_waiters(&mut self.st);
     }
 }
 
@@ -454,12 +463,14 @@ impl<C: Core> Shared<C> {
                 conn,
                 channels: HashMap::new(),
                 events: VecDeque::new(),
+                events_pushed: false,
                 ended: None,
                 takes_channel_requests: front_end_answers,
                 takes_global_requests: front_end_answers,
                 takes_channel_opens: front_end_answers,
             }),
             changed: Condvar::new(),
+            events: Condvar::new(),
             wake: Condvar::new(),
             shutdown,
             threads: Mutex::new(Vec::new()),
@@ -488,10 +499,40 @@ impl<C: Core> Shared<C> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Wakes whoever waits for what changed: everyone on `changed`, the event waiters only
+    /// when there are events for them.
+    fn notify_waiters(&self, st: &mut State<C>) {
+        self.changed.notify_all();
+        if std::mem::take(&mut st.events_pushed) {
+            self.events.notify_all();
+        }
+    }
+
     /// Waits until `ready` returns `Some`, the connection ends, or `deadline` passes.
     /// `ready` may issue core commands: their output is sent when it returns.
     pub(crate) fn wait_for<T>(
         &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.wait_on(&self.changed, deadline, what, ready)
+    }
+
+    /// [`Shared::wait_for`] for a `ready` that looks only at `events` (and the end of the
+    /// connection): it is not woken by channel traffic.
+    pub(crate) fn wait_for_event<T>(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.wait_on(&self.events, deadline, what, ready)
+    }
+
+    fn wait_on<T>(
+        &self,
+        cv: &Condvar,
         deadline: Option<Instant>,
         what: &'static str,
         mut ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
@@ -508,16 +549,15 @@ impl<C: Core> Shared<C> {
             let now = Instant::now();
             st = match deadline {
                 Some(d) if d <= now => break Err(Error::Timeout(what)),
-                Some(d) => self.changed.wait_timeout(st, d - now).unwrap_or_else(|p| p.into_inner()).0,
-                None => self.changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => cv.wait_timeout(st, d - now).unwrap_or_else(|p| p.into_inner()).0,
+                None => cv.wait(st).unwrap_or_else(|p| p.into_inner()),
             };
         };
-        let wake = st.writer_has_work(timer);
-        drop(st);
-        if wake {
+        if st.writer_has_work(timer) {
             self.wake.notify_one();
         }
-        self.changed.notify_all();
+        self.notify_waiters(&mut st);
+        drop(st);
         result
     }
 
@@ -545,6 +585,7 @@ impl<C: Core> Shared<C> {
                 if st.ended.is_none() {
                     st.ended =
                         Some(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
+                    st.events_pushed = true;
                 }
                 return;
             }
@@ -560,7 +601,7 @@ impl<C: Core> Shared<C> {
                 if st.conn.poll_timeout().is_some_and(|t| t <= now) {
                     let _ = st.conn.handle_timeout(now);
                     st.dispatch();
-                    self.changed.notify_all();
+                    self.notify_waiters(&mut st);
                 }
                 while let Some(b) = st.conn.poll_transmit() {
                     out.push(b);

@@ -379,7 +379,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
     let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
     let mut user_known = false;
     loop {
-        let ev = match shared.wait_for(None, "an event", |st| st.events.pop_front().map(Ok)) {
+        let ev = match shared.wait_for_event(None, "an event", |st| st.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
             Err(Error::Disconnected { .. }) => return Ok(()),
             Err(e) => return Err(e),
