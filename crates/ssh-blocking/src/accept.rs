@@ -13,7 +13,7 @@ use ssh_proto::connection::{ChannelKind, OpenFailure};
 
 use crate::Error;
 use crate::channel::Channel;
-use crate::engine::Shared;
+use crate::engine::{Shared, Wake};
 
 /// Where a connection on a remotely forwarded port came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl Acceptor {
 
     fn run(&self, shared: &Arc<Shared<client::Connection>>) {
         loop {
-            let Ok((id, kind)) = shared.wait_for_event(None, "a channel open", |st| {
+            let Ok((id, kind)) = shared.wait_for(Wake::Events, None, "a channel open", |st| {
                 let at = st.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
                 match st.events.remove(at) {
                     Some(Event::ChannelOpenRequest { id, kind }) => Some(Ok((id, kind))),

@@ -235,6 +235,19 @@ pub(crate) struct ChannelState {
     pub(crate) exit: Option<ExitStatus>,
     /// Answers to our want-reply requests, in order.
     pub(crate) replies: VecDeque<(String, bool)>,
+    /// Wakes the channel's readers and other waiters for news (data, EOF, close, replies,
+    /// the open's outcome); `room` wakes its writers. Each wait wakes only for its own kind
+    /// of change, so a thread reading a channel sleeps while another writes to it.
+    news: Waiters,
+    room: Waiters,
+}
+
+/// A condition variable, how many wait on it, and whether it has something to tell them.
+#[derive(Default)]
+struct Waiters {
+    cv: Arc<Condvar>,
+    waiting: u32,
+    dirty: bool,
 }
 
 impl ChannelState {
@@ -250,6 +263,8 @@ impl ChannelState {
             discard_stdout: false,
             exit: None,
             replies: VecDeque::new(),
+            news: Waiters::default(),
+            room: Waiters::default(),
         }
     }
 }
@@ -276,6 +291,10 @@ pub(crate) struct State<C> {
     pub(crate) events: VecDeque<Event>,
     /// `events` grew or the connection ended since the event waiters were last woken.
     events_pushed: bool,
+    /// Waiters for any change (setup steps, `select`), and channels with news or room for
+    /// their waiters since they were last woken.
+    any_waiting: u32,
+    dirty: Vec<ChannelId>,
     pub(crate) ended: Option<Ended>,
     /// Whether a front-end answers these itself; otherwise the engine says no.
     pub(crate) takes_channel_requests: bool,
@@ -283,7 +302,67 @@ pub(crate) struct State<C> {
     pub(crate) takes_channel_opens: bool,
 }
 
+/// What a waiter waits for: it picks the condition variable that wakes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wake {
+    /// Any change.
+    Any,
+    /// Connection-level events, or the end.
+    Events,
+    /// News on a channel: data, EOF, close, request replies, the open's outcome.
+    News(ChannelId),
+    /// Room to send on a channel: window, output buffer.
+    Room(ChannelId),
+}
+
 impl<C: Core> State<C> {
+    /// Channel `id` has news for its waiters (`news`) or room for its writers (`room`).
+    fn mark(&mut self, id: ChannelId, news: bool, room: bool) {
+        let Some(ch) = self.channels.get_mut(&id) else { return };
+        let was = ch.news.dirty || ch.room.dirty;
+        ch.news.dirty |= news;
+        ch.room.dirty |= room;
+        if !was && (ch.news.dirty || ch.room.dirty) {
+            self.dirty.push(id);
+        }
+    }
+
+    /// Counts a waiter in (`+1`) or out (`-1`) for `wake`; the condition variable of a
+    /// channel's wait, `None` for the connection's own ones (`Any` and `Events`, or a
+    /// channel that is gone, which `changed` stands in for).
+    fn waiting(&mut self, wake: Wake, delta: i32) -> Option<Arc<Condvar>> {
+        let w = match wake {
+            Wake::Any => {
+                self.any_waiting = self.any_waiting.saturating_add_signed(delta);
+                return None;
+            }
+            Wake::Events => return None,
+            Wake::News(id) => &mut self.channels.get_mut(&id)?.news,
+            Wake::Room(id) => &mut self.channels.get_mut(&id)?.room,
+        };
+        w.waiting = w.waiting.saturating_add_signed(delta);
+        Some(Arc::clone(&w.cv))
+    }
+
+    /// The connection is over: every waiter must look.
+    fn end(&mut self, ended: Ended) {
+        self.ended = Some(ended);
+        self.events_pushed = true;
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            self.mark(id, true, true);
+        }
+    }
+
+    /// Wakes the writers of every channel with one waiting: output room was freed.
+    fn room_freed(&mut self) {
+        let ids: Vec<ChannelId> =
+            self.channels.iter().filter(|(_, ch)| ch.room.waiting > 0).map(|(id, _)| *id).collect();
+        for id in ids {
+            self.mark(id, false, true);
+        }
+    }
+
     /// Returns `n` bytes of window to the peer of channel `id`.
     pub(crate) fn credit(&mut self, id: ChannelId, n: usize) {
         if n > 0 {
@@ -299,11 +378,13 @@ impl<C: Core> State<C> {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.opening = Opening::Open;
                     }
+                    self.mark(id, true, true);
                 }
                 Event::ChannelOpenFailed { id, reason, description } => {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.opening = Opening::Failed { reason, description };
                     }
+                    self.mark(id, true, true);
                 }
                 Event::ChannelData { id, data } => {
                     let credit = match self.channels.get_mut(&id) {
@@ -311,6 +392,7 @@ impl<C: Core> State<C> {
                         _ => data.len(),
                     };
                     self.credit(id, credit);
+                    self.mark(id, true, false);
                 }
                 Event::ChannelExtendedData { id, code, data } => {
                     let credit = match self.channels.get_mut(&id) {
@@ -324,25 +406,34 @@ impl<C: Core> State<C> {
                         _ => data.len(),
                     };
                     self.credit(id, credit);
+                    self.mark(id, true, false);
                 }
                 Event::ChannelEof { id } => {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.eof = true;
                     }
+                    self.mark(id, true, false);
                 }
                 Event::ChannelRequestResult { id, request, success } => {
                     if let Some(ch) = self.channels.get_mut(&id) {
                         ch.replies.push_back((request, success));
                     }
+                    self.mark(id, true, false);
                 }
+                Event::ChannelWritable { id } => self.mark(id, false, true),
                 Event::ChannelClosed { id, exit } => match self.channels.get_mut(&id) {
                     Some(ch) if ch.dropped => {
-                        self.channels.remove(&id);
+                        // Handles of its streams may still wait on it: they find it gone.
+                        if let Some(ch) = self.channels.remove(&id) {
+                            ch.news.cv.notify_all();
+                            ch.room.cv.notify_all();
+                        }
                     }
                     Some(ch) => {
                         ch.closed = true;
                         ch.eof = true;
                         ch.exit = exit;
+                        self.mark(id, true, true);
                     }
                     None => {}
                 },
@@ -368,8 +459,7 @@ impl<C: Core> State<C> {
                 }
                 Event::Disconnected { reason, description, .. } => {
                     tracing::debug!(%reason, %description, "disconnected");
-                    self.ended = Some(Ended { reason, description });
-                    self.events_pushed = true;
+                    self.end(Ended { reason, description });
                 }
                 // What a front-end waits for.
                 ev @ (Event::HostKey { .. }
@@ -464,6 +554,8 @@ impl<C: Core> Shared<C> {
                 channels: HashMap::new(),
                 events: VecDeque::new(),
                 events_pushed: false,
+                any_waiting: 0,
+                dirty: Vec::new(),
                 ended: None,
                 takes_channel_requests: front_end_answers,
                 takes_global_requests: front_end_answers,
@@ -502,37 +594,29 @@ impl<C: Core> Shared<C> {
     /// Wakes whoever waits for what changed: everyone on `changed`, the event waiters only
     /// when there are events for them.
     fn notify_waiters(&self, st: &mut State<C>) {
-        self.changed.notify_all();
+        if st.any_waiting > 0 {
+            self.changed.notify_all();
+        }
         if std::mem::take(&mut st.events_pushed) {
             self.events.notify_all();
+        }
+        for id in std::mem::take(&mut st.dirty) {
+            let Some(ch) = st.channels.get_mut(&id) else { continue };
+            for w in [&mut ch.news, &mut ch.room] {
+                if std::mem::take(&mut w.dirty) && w.waiting > 0 {
+                    w.cv.notify_all();
+                }
+            }
         }
     }
 
     /// Waits until `ready` returns `Some`, the connection ends, or `deadline` passes.
     /// `ready` may issue core commands: their output is sent when it returns.
+    /// `wake` says what `ready` looks at, so that only a change of that wakes the wait
+    /// (the end of the connection wakes every wait).
     pub(crate) fn wait_for<T>(
         &self,
-        deadline: Option<Instant>,
-        what: &'static str,
-        ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
-    ) -> Result<T, Error> {
-        self.wait_on(&self.changed, deadline, what, ready)
-    }
-
-    /// [`Shared::wait_for`] for a `ready` that looks only at `events` (and the end of the
-    /// connection): it is not woken by channel traffic.
-    pub(crate) fn wait_for_event<T>(
-        &self,
-        deadline: Option<Instant>,
-        what: &'static str,
-        ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
-    ) -> Result<T, Error> {
-        self.wait_on(&self.events, deadline, what, ready)
-    }
-
-    fn wait_on<T>(
-        &self,
-        cv: &Condvar,
+        wake: Wake,
         deadline: Option<Instant>,
         what: &'static str,
         mut ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
@@ -547,11 +631,22 @@ impl<C: Core> Shared<C> {
                 break Err(end.error());
             }
             let now = Instant::now();
-            st = match deadline {
+            let wait = match deadline {
                 Some(d) if d <= now => break Err(Error::Timeout(what)),
-                Some(d) => cv.wait_timeout(st, d - now).unwrap_or_else(|p| p.into_inner()).0,
+                Some(d) => Some(d - now),
+                None => None,
+            };
+            let channel_cv = st.waiting(wake, 1);
+            let cv: &Condvar = match (&channel_cv, wake) {
+                (Some(cv), _) => cv,
+                (None, Wake::Events) => &self.events,
+                (None, _) => &self.changed,
+            };
+            st = match wait {
+                Some(d) => cv.wait_timeout(st, d).unwrap_or_else(|p| p.into_inner()).0,
                 None => cv.wait(st).unwrap_or_else(|p| p.into_inner()),
             };
+            st.waiting(wake, -1);
         };
         if st.writer_has_work(timer) {
             self.wake.notify_one();
@@ -583,9 +678,7 @@ impl<C: Core> Shared<C> {
             st.dispatch();
             if st.conn.is_closed() {
                 if st.ended.is_none() {
-                    st.ended =
-                        Some(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
-                    st.events_pushed = true;
+                    st.end(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
                 }
                 return;
             }
@@ -618,9 +711,11 @@ impl<C: Core> Shared<C> {
                 };
             }
             let closed = st.conn.is_closed();
-            // Reading the output freed window or queue room some sender may wait for.
+            // Taking the output freed room that senders may wait for.
+            st.dispatch();
+            st.room_freed();
+            self.notify_waiters(&mut st);
             drop(st);
-            self.changed.notify_all();
             let mut failed = None;
             for b in out.drain(..) {
                 if let Err(e) = writer.write_all(&b) {
@@ -681,7 +776,7 @@ impl<C: Core> Shared<C> {
             g.channels.insert(id, ChannelState::new(Opening::Pending));
             id
         };
-        self.wait_for(deadline, "the channel to open", |st| {
+        self.wait_for(Wake::News(id), deadline, "the channel to open", |st| {
             let ch = st.channels.get_mut(&id)?;
             match &ch.opening {
                 Opening::Pending => None,
@@ -716,7 +811,7 @@ impl<C: Core> Shared<C> {
     ) -> Result<GlobalReply, Error> {
         let token = self.lock().conn.global_request(request, true)?;
         let Some(token) = token else { return Err(Error::RequestRefused(request.name().to_owned())) };
-        self.wait_for(deadline, "the global request reply", |st| {
+        self.wait_for(Wake::Any, deadline, "the global request reply", |st| {
             let at = st
                 .events
                 .iter()
@@ -773,7 +868,7 @@ impl<C: Core> Link for Shared<C> {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.wait_for(deadline, "channel data", |st| {
+        self.wait_for(Wake::News(id), deadline, "channel data", |st| {
             let Some(ch) = st.channels.get_mut(&id) else { return Some(Ok(0)) };
             let incoming = match which {
                 Which::Stdout => &mut ch.stdout,
@@ -796,7 +891,7 @@ impl<C: Core> Link for Shared<C> {
             Which::Stdout => st.conn.channel_send(id, data),
             Which::Stderr => st.conn.channel_send_extended(id, 1, data),
         };
-        self.wait_for(deadline, "channel window", |st| match send(st) {
+        self.wait_for(Wake::Room(id), deadline, "channel window", |st| match send(st) {
             Ok(0) => None,
             Ok(n) => Some(Ok(n)),
             Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
@@ -822,7 +917,7 @@ impl<C: Core> Link for Shared<C> {
         if !want_reply {
             return Ok(());
         }
-        self.wait_for(deadline, "channel request reply", |st| {
+        self.wait_for(Wake::News(id), deadline, "channel request reply", |st| {
             let Some(ch) = st.channels.get_mut(&id) else { return Some(Err(Error::RequestRefused(name.clone()))) };
             match ch.replies.pop_front() {
                 Some((_, true)) => Some(Ok(())),
@@ -835,6 +930,8 @@ impl<C: Core> Link for Shared<C> {
 
     fn eof(&self, id: ChannelId) -> Result<(), Error> {
         let mut g = self.lock();
+        // A writer of another handle waits in vain from now on: let it find out.
+        g.mark(id, false, true);
         match g.conn.channel_eof(id) {
             Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
             Err(e) => Err(Error::Channel(e)),
@@ -852,12 +949,18 @@ impl<C: Core> Link for Shared<C> {
             None => false,
         };
         if closed {
-            g.channels.remove(&id);
+            // Handles of its streams may still wait on it: they find it gone.
+            if let Some(ch) = g.channels.remove(&id) {
+                ch.news.cv.notify_all();
+                ch.room.cv.notify_all();
+            }
+        } else {
+            g.mark(id, true, true);
         }
     }
 
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error> {
-        self.wait_for(deadline, "exit status", |st| match st.channels.get(&id) {
+        self.wait_for(Wake::News(id), deadline, "exit status", |st| match st.channels.get(&id) {
             None => Some(Ok(None)),
             Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
             Some(_) => None,
@@ -883,10 +986,12 @@ impl<C: Core> Link for Shared<C> {
             }
         };
         st.credit(id, credit);
+        // Another thread may read the stream that changed.
+        st.mark(id, true, false);
     }
 
     fn wait_readable(&self, ids: &[ChannelId], deadline: Option<Instant>) -> Result<Vec<usize>, Error> {
-        self.wait_for(deadline, "a readable channel", |st| {
+        self.wait_for(Wake::Any, deadline, "a readable channel", |st| {
             let ready: Vec<usize> = ids
                 .iter()
                 .enumerate()

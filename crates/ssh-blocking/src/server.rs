@@ -18,7 +18,7 @@ use ssh_proto::connection::{
 use ssh_proto::{DisconnectReason, Event, server};
 
 use crate::channel::Channel;
-use crate::engine::Shared;
+use crate::engine::{Shared, Wake};
 use crate::forward::{Listening, origin, pump};
 use crate::{Error, Stream};
 
@@ -379,7 +379,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
     let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
     let mut user_known = false;
     loop {
-        let ev = match shared.wait_for_event(None, "an event", |st| st.events.pop_front().map(Ok)) {
+        let ev = match shared.wait_for(Wake::Events, None, "an event", |st| st.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
             Err(Error::Disconnected { .. }) => return Ok(()),
             Err(e) => return Err(e),

@@ -14,7 +14,7 @@ use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
 use crate::Error;
 use crate::accept::{Acceptor, Forwarded};
 use crate::channel::Channel;
-use crate::engine::Shared;
+use crate::engine::{Shared, Wake};
 use crate::stream::Stream;
 
 /// Decides whether to trust the server's host key (known_hosts policies implement it).
@@ -125,7 +125,7 @@ impl Session {
             e
         };
         let (token, key) = shared
-            .wait_for(until, "the server's host key", |st| {
+            .wait_for(Wake::Any, until, "the server's host key", |st| {
                 let at = st.events.iter().position(|e| matches!(e, Event::HostKey { .. }))?;
                 match st.events.remove(at) {
                     Some(Event::HostKey { token, key }) => Some(Ok((token, *key))),
@@ -145,7 +145,7 @@ impl Session {
         }
         shared.lock().conn.accept_host_key(token).map_err(|e| fail(&shared, e.into()))?;
         shared
-            .wait_for(until, "the key exchange", |st| st.conn.is_established().then_some(Ok(())))
+            .wait_for(Wake::Any, until, "the key exchange", |st| st.conn.is_established().then_some(Ok(())))
             .map_err(|e| fail(&shared, e))?;
         if let Some(n) = shared.lock().conn.negotiated() {
             use ssh_proto::algorithm::Algorithm;
@@ -206,7 +206,7 @@ impl Session {
         }
         let until = deadline(self.timeouts.auth);
         loop {
-            let step = self.shared.wait_for(until, "authentication", |st| {
+            let step = self.shared.wait_for(Wake::Any, until, "authentication", |st| {
                 while let Some(at) = st.events.iter().position(|e| {
                     matches!(
                         e,

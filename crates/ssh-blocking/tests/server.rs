@@ -115,6 +115,11 @@ impl ServerHandler for Handler {
                 }
                 return ExitStatus::Code(1);
             }
+            b"stall" => {
+                // Reads nothing until the client closes: its writes fill the window.
+                let _ = session.channel.recv_exit_status(Some(Duration::from_secs(20)));
+                return ExitStatus::Code(0);
+            }
             b"x11" => {
                 // One X client through the client's display: what came back, and the setup.
                 let Some(x11) = session.x11.clone() else { return ExitStatus::Code(2) };
@@ -706,5 +711,70 @@ fn x11_forwarding_through_our_server() {
     ch.exec("x11").unwrap();
     assert_eq!(ch.read_all().unwrap(), b"");
     assert_eq!(ch.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(2)));
+    stop.stop();
+}
+
+/// Each wait wakes only for its own channel and kind of change: 24 channels move data at
+/// once, one thread per channel, while another thread reads a channel nothing arrives on;
+/// and a writer stalled on a full window learns at once that another handle sent EOF.
+#[test]
+fn many_channels_at_once_and_a_stalled_writer() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(our_client(addr, user, dir.path()));
+    let idle = c.session().open_session().unwrap();
+    idle.exec("stall").unwrap();
+    let mut idle_reader = idle.reader();
+    let waiting = std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        idle_reader.read(&mut b).map(|n| n == 0)
+    });
+    let workers: Vec<_> = (0..24u64)
+        .map(|k| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                let mut run = c.exec_command("cat").unwrap();
+                let data = pattern(1 << 20, 100 + k);
+                let (sent, mut stdin) = (data.clone(), run.stdin);
+                let w = std::thread::spawn(move || {
+                    stdin.write_all(&sent).unwrap();
+                    stdin.send_eof().unwrap();
+                });
+                let got = run.stdout.read_all().unwrap();
+                w.join().unwrap();
+                got == data
+            })
+        })
+        .collect();
+    for w in workers {
+        assert!(w.join().unwrap(), "a channel's cat changed the bytes");
+    }
+    assert!(!waiting.is_finished(), "nothing came on the idle channel");
+
+    // The server reads nothing of this one: the writer stalls once the window is full.
+    let stalled = c.session().open_session().unwrap();
+    stalled.exec("stall").unwrap();
+    let mut stdin = stalled.stdin();
+    let writer = std::thread::spawn(move || {
+        let block = vec![0u8; 1 << 20];
+        loop {
+            if let Err(e) = stdin.write_all(&block) {
+                return e;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!writer.is_finished(), "the window should be full by now");
+    let started = std::time::Instant::now();
+    stalled.send_eof().unwrap();
+    let deadline = started + Duration::from_secs(5);
+    while !writer.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(writer.is_finished(), "the stalled writer did not learn of the EOF");
+    let _ = writer.join();
+    drop(stalled);
+    drop(idle);
+    assert!(waiting.join().unwrap().unwrap(), "closing the channel ends its reader");
     stop.stop();
 }
