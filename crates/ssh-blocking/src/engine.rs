@@ -744,15 +744,18 @@ impl<C: Core> Shared<C> {
         }
     }
 
+    /// Ends the connection: DISCONNECT goes out, then the threads stop on their own.
+    pub(crate) fn disconnect(&self, reason: DisconnectReason, description: &str) {
+        let mut g = self.lock();
+        if !g.st.conn.is_closed() {
+            g.st.conn.close(reason, description);
+            g.st.dispatch();
+        }
+    }
+
     /// Ends the connection (sending DISCONNECT) and joins the threads.
     pub(crate) fn close(&self, reason: DisconnectReason, description: &str) {
-        {
-            let mut g = self.lock();
-            if !g.st.conn.is_closed() {
-                g.st.conn.close(reason, description);
-                g.st.dispatch();
-            }
-        }
+        self.disconnect(reason, description);
         let threads: Vec<JoinHandle<()>> = self.threads_lock().drain(..).collect();
         let me = thread::current().id();
         for t in threads {

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -276,12 +276,16 @@ struct Handlers {
     subsystems: Arc<HashMap<String, Arc<SubsystemFn>>>,
 }
 
+/// The connections a [`Server`] is serving, for [`StopHandle::disconnect_all`].
+type Live = Arc<Mutex<Vec<Weak<Shared<server::Connection>>>>>;
+
 /// A listening server.
 pub struct Server {
     listener: TcpListener,
     config: Arc<server::Config>,
     handlers: Handlers,
     stopping: Arc<AtomicBool>,
+    live: Live,
 }
 
 impl Server {
@@ -292,6 +296,7 @@ impl Server {
             config: Arc::new(config),
             handlers: Handlers { handler: Arc::new(handler), subsystems: Arc::default() },
             stopping: Arc::new(AtomicBool::new(false)),
+            live: Live::default(),
         })
     }
 
@@ -323,9 +328,9 @@ impl Server {
             let Ok(tcp) = stream else { continue };
             tracing::debug!(peer = ?tcp.peer_addr().ok(), "connection accepted");
             let Ok(stream) = Stream::try_from(tcp) else { continue };
-            let (config, handlers) = (Arc::clone(&self.config), self.handlers.clone());
+            let (config, handlers, live) = (Arc::clone(&self.config), self.handlers.clone(), Arc::clone(&self.live));
             let _ = thread::Builder::new().name("ssh-server-conn".into()).spawn(move || {
-                let _ = catch_unwind(AssertUnwindSafe(|| serve(stream, config, &handlers)));
+                let _ = catch_unwind(AssertUnwindSafe(|| serve(stream, config, &handlers, Some(&live))));
             });
         }
         Ok(())
@@ -333,7 +338,7 @@ impl Server {
 
     /// A handle that stops [`Server::serve`] from another thread.
     pub fn stop_handle(&self) -> Result<StopHandle, Error> {
-        Ok(StopHandle { addr: self.local_addr()?, stopping: Arc::clone(&self.stopping) })
+        Ok(StopHandle { addr: self.local_addr()?, stopping: Arc::clone(&self.stopping), live: Arc::clone(&self.live) })
     }
 }
 
@@ -342,6 +347,7 @@ impl Server {
 pub struct StopHandle {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
+    live: Live,
 }
 
 impl StopHandle {
@@ -351,6 +357,20 @@ impl StopHandle {
         // Wake the blocked accept.
         let _ = std::net::TcpStream::connect(self.addr);
     }
+
+    /// Ends every connection the server is serving with a DISCONNECT (`BY_APPLICATION`,
+    /// "server shutting down"), without waiting: their handlers' channels close, and their
+    /// clients see the connection end. With [`StopHandle::stop`], a shutdown.
+    pub fn disconnect_all(&self) {
+        let live: Vec<_> = lock_live(&self.live).iter().filter_map(Weak::upgrade).collect();
+        for conn in live {
+            conn.disconnect(DisconnectReason::ByApplication, "server shutting down");
+        }
+    }
+}
+
+fn lock_live(live: &Live) -> MutexGuard<'_, Vec<Weak<Shared<server::Connection>>>> {
+    live.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Serves one connection over `stream` until it ends.
@@ -359,13 +379,18 @@ pub fn serve_connection(
     config: Arc<server::Config>,
     handler: Arc<dyn ServerHandler>,
 ) -> Result<(), Error> {
-    serve(stream, config, &Handlers { handler, subsystems: Arc::default() })
+    serve(stream, config, &Handlers { handler, subsystems: Arc::default() }, None)
 }
 
-fn serve(stream: Stream, config: Arc<server::Config>, handlers: &Handlers) -> Result<(), Error> {
+fn serve(stream: Stream, config: Arc<server::Config>, handlers: &Handlers, live: Option<&Live>) -> Result<(), Error> {
     let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
     let conn = server::Connection::new(config, Instant::now(), rng)?;
     let shared = Shared::start_with(conn, stream, "ssh-server", true)?;
+    if let Some(live) = live {
+        let mut live = lock_live(live);
+        live.retain(|c| c.strong_count() > 0);
+        live.push(Arc::downgrade(&shared));
+    }
     let result = front_end(&shared, handlers);
     shared.close(DisconnectReason::ByApplication, "server closing");
     result

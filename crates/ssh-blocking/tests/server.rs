@@ -778,3 +778,40 @@ fn many_channels_at_once_and_a_stalled_writer() {
     assert!(waiting.join().unwrap().unwrap(), "closing the channel ends its reader");
     stop.stop();
 }
+
+/// A shutdown: `stop` ends accepting, `disconnect_all` ends the connections being served,
+/// commands running included, and their clients learn it at once.
+#[test]
+fn stop_and_disconnect_all() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let clients: Vec<Client> = (0..3).map(|_| our_client(addr, Arc::clone(&user), dir.path())).collect();
+    let mut runs: Vec<_> = clients.iter().map(|c| c.exec_command("controls").unwrap()).collect();
+    for run in &mut runs {
+        let mut ready = [0u8; 6];
+        run.stdout.read_exact(&mut ready).unwrap();
+        assert_eq!(&ready, b"ready\n");
+    }
+    stop.stop();
+    let started = std::time::Instant::now();
+    stop.disconnect_all();
+    for (c, run) in clients.iter().zip(&mut runs) {
+        // The rest of the output is nothing: the connection ended.
+        let mut rest = Vec::new();
+        let _ = run.stdout.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{rest:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while c.session().is_active() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!c.session().is_active(), "the client did not see the disconnect");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    // Nothing accepts any more.
+    let mut o = ConnectOptions::new("127.0.0.1", addr.port(), "alice");
+    o.keys = vec![user];
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    o.timeouts.handshake = Some(Duration::from_secs(3));
+    assert!(Client::connect(&o).is_err());
+}
