@@ -202,10 +202,14 @@ impl ServerHandler for AppHandler {
     fn check_agent_forward_request(&self) -> bool {
         true
     }
+    fn check_x11_request(&self, x11: &ssh_blocking::X11Forwarding) -> bool {
+        x11.auth_protocol == "MIT-MAGIC-COOKIE-1"
+    }
     /// `fail`: output on both streams, exit 9; `cat`: echo stdin; `env`: the accepted
     /// variables as NAME=VALUE lines; `flood N`: N pattern bytes on each stream,
     /// interleaved; `agent-list`: the forwarded agent's key count; `echo WORDS`; `exit N`;
-    /// `panic`: the handler panics.
+    /// `panic`: the handler panics; `x11`: one X client through the client's display,
+    /// printing what came back and the accepted X11 setup.
     fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
         let command = String::from_utf8_lossy(command).into_owned();
         let ch = &mut session.channel;
@@ -241,6 +245,23 @@ impl ServerHandler for AppHandler {
                 ExitStatus::Code(0)
             }
             "panic" => panic!("handler bug (on purpose)"),
+            "x11" => {
+                let Some(x11) = session.x11.clone() else { return ExitStatus::Code(2) };
+                let Ok(mut display) = session.open_x11_channel("127.0.0.1", 6010) else { return ExitStatus::Code(3) };
+                display.set_timeout(Some(WAIT));
+                let _ = display.write_all(b"hello display");
+                let _ = display.send_eof();
+                let back = display.read_all().unwrap_or_default();
+                let line = format!(
+                    "{} {} {} {}\n",
+                    String::from_utf8_lossy(&back),
+                    x11.auth_protocol,
+                    x11.auth_cookie,
+                    x11.screen
+                );
+                let _ = session.channel.write_all(line.as_bytes());
+                ExitStatus::Code(0)
+            }
             "agent-list" => match list_agent(session) {
                 Ok(keys) => {
                     let _ = session.channel.write_all(format!("{} keys\n", keys.len()).as_bytes());
@@ -1210,4 +1231,40 @@ fn our_remote_forward_through_paramiko() {
     assert!(wait_until_closed(reporting), "Paramiko still listens on {reporting} after cancel-tcpip-forward");
     // The session still works.
     assert_eq!(run(&c, "echo after", &[], b"").stdout, b"after\n");
+}
+
+/// Paramiko's `request_x11` with a handler against our server: the request reaches
+/// `check_x11_request` and the session, and an X11 channel our server opens reaches
+/// Paramiko's handler and comes back.
+#[test]
+fn paramiko_x11_forwarding_to_our_server() {
+    require_peers!(Peer::Paramiko);
+    let srv = our_server();
+    let x11 = |protocol: &str| json!({"op": "exec", "command": "x11", "x11": {"protocol": protocol, "cookie": "0123abcd", "screen": 2}});
+    let (_, steps) = run_plan_with(&srv, "alice", &Auth::Key(&srv.ed25519), &json!([x11("MIT-MAGIC-COOKIE-1")]), &[]);
+    assert_eq!(steps[0]["stdout"], "HELLO DISPLAY from 127.0.0.1:6010 MIT-MAGIC-COOKIE-1 0123abcd 2\n", "{}", steps[0]);
+    assert_eq!(steps[0]["status"], 0, "{}", steps[0]);
+}
+
+/// Our `request_x11` and X11 handler against a Paramiko server (`check_channel_x11_request`,
+/// `Transport.open_x11_channel`).
+#[test]
+fn our_x11_forwarding_through_paramiko() {
+    require_peers!(Peer::Paramiko);
+    let app = paramiko_app();
+    let c = app.key_client();
+    c.session()
+        .set_x11_handler(|mut ch, originator, port| {
+            let got = ch.read_all().unwrap_or_default();
+            let reply = format!("{} from {originator}:{port}", String::from_utf8_lossy(&got).to_uppercase());
+            let _ = ch.write_all(reply.as_bytes());
+        })
+        .unwrap();
+    let mut ch = c.session().open_session().unwrap();
+    ch.set_timeout(Some(WAIT));
+    ch.request_x11("MIT-MAGIC-COOKIE-1", "0123abcd", 1, false).unwrap();
+    ch.exec("x11").unwrap();
+    let out = String::from_utf8(ch.read_all().unwrap()).unwrap();
+    assert_eq!(out, "HELLO DISPLAY from 127.0.0.1:6010 MIT-MAGIC-COOKIE-1 0123abcd 1\n", "{}", app.proc.log());
+    assert_eq!(ch.recv_exit_status(Some(WAIT)).unwrap(), Some(ExitStatus::Code(0)));
 }

@@ -90,7 +90,7 @@ def finish(chan, status):
         chan.close()
 
 
-def run_exec(chan, command, env):
+def run_exec(chan, command, env, x11=None):
     # The exec reply goes out only after check_channel_exec_request returns: let it, or a
     # fast command's CLOSE would overtake it.
     time.sleep(0.05)
@@ -123,6 +123,20 @@ def run_exec(chan, command, env):
             sent += n
     elif verb == "env":
         chan.sendall((env.get(rest, "<unset>") + "\n").encode())
+    elif verb == "x11" and x11 is not None:
+        # One X client through the client's display (Transport.open_x11_channel).
+        display = chan.transport.open_x11_channel(("127.0.0.1", 6010))
+        display.sendall(b"hello display")
+        display.shutdown_write()
+        back = []
+        while True:
+            data = display.recv(65536)
+            if not data:
+                break
+            back.append(data)
+        display.close()
+        proto, cookie, screen = x11
+        chan.sendall(b"".join(back) + f" {proto} {cookie} {screen}\n".encode())
     else:
         chan.sendall_stderr(b"unknown command\n")
         status = 127
@@ -249,9 +263,14 @@ class App(paramiko.ServerInterface):
         threading.Thread(target=run_shell, args=(channel, st), daemon=True).start()
         return True
 
+    def check_channel_x11_request(self, channel, single_connection, auth_protocol, auth_cookie, screen_number):
+        self.state(channel)["x11"] = (text(auth_protocol), text(auth_cookie), screen_number)
+        return True
+
     def check_channel_exec_request(self, channel, command):
-        env = dict(self.state(channel)["env"])
-        threading.Thread(target=run_exec, args=(channel, text(command), env), daemon=True).start()
+        st = self.state(channel)
+        env = dict(st["env"])
+        threading.Thread(target=run_exec, args=(channel, text(command), env, st.get("x11")), daemon=True).start()
         return True
 
     def check_port_forward_request(self, address, port):

@@ -23,10 +23,13 @@ It prints one JSON line per event on stdout:
 
 Steps (the JSON plan is a list of objects):
     {"op": "exec", "command": C, "stdin_file"?: F, "stdout_file"?: F, "stderr_file"?: F,
-     "env"?: {...}, "env_mode"?: "update" | "set", "forward_agent"?: bool}
+     "env"?: {...}, "env_mode"?: "update" | "set", "forward_agent"?: bool,
+     "x11"?: {"protocol": P, "cookie": C, "screen": N}}
         -> stdout / stderr (latin-1, unless written to the files), their lengths, status;
            forward_agent asks for agent forwarding (paramiko.agent.AgentRequestHandler,
-           to the agent at --agent-sock)
+           to the agent at --agent-sock); x11 asks for X11 forwarding (request_x11 with a
+           handler that answers each X11 channel's bytes upper-cased, with the X client's
+           address: "BYTES from ADDR:PORT")
     {"op": "shell", "term": T, "cols": W, "rows": H, "pre_resize"?: [W1, H1], "resize": [W2, H2],
      "env"?: {...}}
         -> the shell's lines (see the Rust handler), status; pre_resize is a resize_pty
@@ -87,10 +90,23 @@ def feed(chan, path):
         chan.shutdown_write()
 
 
+def x11_answer(chan, origin):
+    data = []
+    drain(chan, chan.recv, data)
+    chan.sendall(b"".join(data).upper() + f" from {origin[0]}:{origin[1]}".encode())
+    chan.close()
+
+
+def x11_handler(chan, origin):
+    # Called on Paramiko's transport thread: the answer needs a thread of its own.
+    threading.Thread(target=x11_answer, args=(chan, origin), daemon=True).start()
+
+
 def step_exec(t, client, step, timeout):
     env = step.get("env") or {}
     agent = None
-    if client is not None and step.get("env_mode", "update") == "update" and not step.get("forward_agent"):
+    plain = not step.get("forward_agent") and not step.get("x11")
+    if client is not None and step.get("env_mode", "update") == "update" and plain:
         # SSHClient.exec_command: update_environment, then exec.
         stdin, stdout, stderr = client.exec_command(step["command"], environment=env or None, timeout=timeout)
         chan = stdout.channel
@@ -104,6 +120,11 @@ def step_exec(t, client, step, timeout):
             chan.update_environment(env)
         if step.get("forward_agent"):
             agent = paramiko.agent.AgentRequestHandler(chan)
+        if step.get("x11"):
+            x11 = step["x11"]
+            chan.request_x11(
+                screen_number=x11["screen"], auth_protocol=x11["protocol"], auth_cookie=x11["cookie"], handler=x11_handler
+            )
         chan.exec_command(step["command"])
     err = []
     reader = threading.Thread(target=drain, args=(chan, chan.recv_stderr, err), daemon=True)
