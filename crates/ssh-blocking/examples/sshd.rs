@@ -73,7 +73,8 @@ use ssh_blocking::ssh_proto::keys::file::{PublicKeyFile, decode_private_key, dec
 use ssh_blocking::ssh_proto::ssh_key::PublicKey;
 use ssh_blocking::ssh_proto::{HostKey, RekeyPolicy, server};
 use ssh_blocking::{
-    AuthDecision, Channel, Interactive, Reader, Server, ServerHandler, ServerSession, SessionControl, Stderr, Stdin,
+    AgentOpener, AuthDecision, Channel, Interactive, Reader, Server, ServerHandler, ServerSession, SessionControl,
+    Stderr, Stdin,
 };
 
 /// How often a session's supervisor looks at what it cannot wait on together (control
@@ -573,8 +574,6 @@ enum Ev {
     StderrDone,
     StdoutDone,
     Exited(std::process::ExitStatus),
-    /// A connection to the session's agent socket.
-    Agent(UnixStream),
 }
 
 /// A pty master shared by the threads that read and write it.
@@ -779,8 +778,8 @@ impl Personal {
     fn run(&self, session: &mut ServerSession, program: Program) -> ExitStatus {
         let _counted = self.registry.enter();
         let (tx, rx) = sync_channel::<Ev>(QUEUE);
-        let agent = if session.agent_forwarding {
-            match AgentSocket::start(tx.clone(), &self.registry) {
+        let agent = if let Some(opener) = session.agent_opener() {
+            match AgentSocket::start(opener, &self.registry) {
                 Ok(a) => Some(a),
                 Err(e) => {
                     let _ = session.channel.write_stderr(format!("sshd: agent forwarding failed: {e}\r\n").as_bytes());
@@ -863,7 +862,7 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
     };
     loop {
         while let Ok(ev) = rx.try_recv() {
-            s.event(session, ev);
+            s.event(ev);
         }
         while let Some(control) = session.try_control() {
             s.control(control);
@@ -874,7 +873,7 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
         // Data moves on its own threads; this one waits for their news, and looks at the
         // controls and the channel at least every tick.
         if let Ok(ev) = rx.recv_timeout(TICK) {
-            s.event(session, ev);
+            s.event(ev);
         }
         if !s.hung_up && channel_closed(&session.channel) {
             s.hang_up();
@@ -900,7 +899,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn event(&mut self, session: &ServerSession, ev: Ev) {
+    fn event(&mut self, ev: Ev) {
         match ev {
             Ev::StderrDone => self.errors_done = true,
             Ev::StdoutDone => self.output_done = true,
@@ -908,12 +907,6 @@ impl Supervisor {
                 self.exited = Some(status);
                 self.last_moved = (self.moved.bytes.load(Ordering::SeqCst), Instant::now());
             }
-            Ev::Agent(socket) => match session.open_agent_channel() {
-                Ok(channel) => {
-                    thread::spawn(move || pump_agent(channel, socket));
-                }
-                Err(_) => drop(socket),
-            },
         }
     }
 
@@ -1036,7 +1029,7 @@ fn pump_errors(mut from: Box<dyn Read + Send>, mut to: Stderr, tx: &SyncSender<E
 // Agent forwarding
 
 /// The session's `SSH_AUTH_SOCK`: a socket in a private temporary directory; each connection
-/// to it goes to the supervisor, which opens an agent channel to the client.
+/// to it gets an agent channel to the client.
 struct AgentSocket {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
@@ -1045,7 +1038,7 @@ struct AgentSocket {
 }
 
 impl AgentSocket {
-    fn start(tx: SyncSender<Ev>, registry: &Arc<Registry>) -> io::Result<Self> {
+    fn start(opener: AgentOpener, registry: &Arc<Registry>) -> io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("ssh-agent-")
@@ -1062,8 +1055,14 @@ impl AgentSocket {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                if tx.send(Ev::Agent(conn)).is_err() {
-                    break;
+                match opener.open() {
+                    Ok(channel) => {
+                        thread::spawn(move || pump_agent(channel, conn));
+                    }
+                    // The connection is gone: so is the session.
+                    Err(ssh_blocking::Error::Disconnected { .. }) => break,
+                    // Refused by the client: this agent client sees its socket close.
+                    Err(_) => drop(conn),
                 }
             }
         });

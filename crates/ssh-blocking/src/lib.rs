@@ -28,8 +28,8 @@ pub use error::Error;
 pub use forward::{Duplex, LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use server::{
-    AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle, SubsystemFn,
-    X11Forwarding, serve_connection,
+    AgentOpener, AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle,
+    SubsystemFn, X11Forwarding, serve_connection,
 };
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
 pub use stream::Stream;

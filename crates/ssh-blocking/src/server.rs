@@ -221,10 +221,17 @@ impl ServerSession {
     /// sshd does for each connection to the `SSH_AUTH_SOCK` it made for the session.
     /// Refused unless [`ServerSession::agent_forwarding`].
     pub fn open_agent_channel(&self) -> Result<Channel, Error> {
-        if !self.agent_forwarding {
-            return Err(Error::RequestRefused("auth-agent@openssh.com: agent forwarding was not requested".into()));
+        match self.agent_opener() {
+            Some(opener) => opener.open(),
+            None => Err(Error::RequestRefused("auth-agent@openssh.com: agent forwarding was not requested".into())),
         }
-        self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + OPEN_TIMEOUT))
+    }
+
+    /// What opens agent channels from other threads (`Send + Sync + Clone`), such as the
+    /// one accepting on the session's `SSH_AUTH_SOCK`; `None` unless
+    /// [`ServerSession::agent_forwarding`].
+    pub fn agent_opener(&self) -> Option<AgentOpener> {
+        self.agent_forwarding.then(|| AgentOpener { conn: Arc::clone(&self.conn) })
     }
 
     /// Opens an `x11` channel to the client for an X client that connected from
@@ -236,6 +243,19 @@ impl ServerSession {
         }
         let kind = ChannelKind::X11 { originator: originator.to_owned(), originator_port };
         self.conn.open_channel(&kind, Some(Instant::now() + OPEN_TIMEOUT))
+    }
+}
+
+/// Opens channels to a session's forwarded agent ([`ServerSession::agent_opener`]).
+#[derive(Clone)]
+pub struct AgentOpener {
+    conn: Arc<Shared<server::Connection>>,
+}
+
+impl AgentOpener {
+    /// Opens an `auth-agent@openssh.com` channel to the client's agent.
+    pub fn open(&self) -> Result<Channel, Error> {
+        self.conn.open_channel(&ChannelKind::AuthAgent, Some(Instant::now() + OPEN_TIMEOUT))
     }
 }
 
