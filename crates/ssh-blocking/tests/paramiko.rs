@@ -14,6 +14,8 @@
 //! Every byte stream is compared whole; every wait is bounded. `PARAMIKO_DEBUG=1` turns on
 //! the Paramiko server's DEBUG log (printed in failure messages).
 
+mod common;
+
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
@@ -245,23 +247,7 @@ impl ServerHandler for AppHandler {
                 ExitStatus::Code(0)
             }
             "panic" => panic!("handler bug (on purpose)"),
-            "x11" => {
-                let Some(x11) = session.x11.clone() else { return ExitStatus::Code(2) };
-                let Ok(mut display) = session.open_x11_channel("127.0.0.1", 6010) else { return ExitStatus::Code(3) };
-                display.set_timeout(Some(WAIT));
-                let _ = display.write_all(b"hello display");
-                let _ = display.send_eof();
-                let back = display.read_all().unwrap_or_default();
-                let line = format!(
-                    "{} {} {} {}\n",
-                    String::from_utf8_lossy(&back),
-                    x11.auth_protocol,
-                    x11.auth_cookie,
-                    x11.screen
-                );
-                let _ = session.channel.write_all(line.as_bytes());
-                ExitStatus::Code(0)
-            }
+            "x11" => common::serve_one_x11_client(session),
             "agent-list" => match list_agent(session) {
                 Ok(keys) => {
                     let _ = session.channel.write_all(format!("{} keys\n", keys.len()).as_bytes());
@@ -1253,13 +1239,7 @@ fn our_x11_forwarding_through_paramiko() {
     require_peers!(Peer::Paramiko);
     let app = paramiko_app();
     let c = app.key_client();
-    c.session()
-        .set_x11_handler(|mut ch, originator, port| {
-            let got = ch.read_all().unwrap_or_default();
-            let reply = format!("{} from {originator}:{port}", String::from_utf8_lossy(&got).to_uppercase());
-            let _ = ch.write_all(reply.as_bytes());
-        })
-        .unwrap();
+    c.session().set_x11_handler(common::answer_x11_channel).unwrap();
     let mut ch = c.session().open_session().unwrap();
     ch.set_timeout(Some(WAIT));
     ch.request_x11("MIT-MAGIC-COOKIE-1", "0123abcd", 1, false).unwrap();

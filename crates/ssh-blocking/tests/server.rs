@@ -1,6 +1,8 @@
 //! The blocking server: our client and OpenSSH's `ssh` against it, exec with stdin/stdout/
 //! stderr/exit status, a handler that panics ending only its own connection.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::Arc;
@@ -120,26 +122,7 @@ impl ServerHandler for Handler {
                 let _ = session.channel.recv_exit_status(Some(Duration::from_secs(20)));
                 return ExitStatus::Code(0);
             }
-            b"x11" => {
-                // One X client through the client's display: what came back, and the setup.
-                let Some(x11) = session.x11.clone() else { return ExitStatus::Code(2) };
-                let mut display = match session.open_x11_channel("127.0.0.1", 6010) {
-                    Ok(d) => d,
-                    Err(_) => return ExitStatus::Code(3),
-                };
-                let _ = display.write_all(b"hello display");
-                let _ = display.send_eof();
-                let back = display.read_all().unwrap_or_default();
-                let line = format!(
-                    "{} {} {} {}\n",
-                    String::from_utf8_lossy(&back),
-                    x11.auth_protocol,
-                    x11.auth_cookie,
-                    x11.screen
-                );
-                let _ = session.channel.write_all(line.as_bytes());
-                return ExitStatus::Code(0);
-            }
+            b"x11" => return common::serve_one_x11_client(session),
             b"agent" => {
                 // One identities request through the client's agent: print how many keys.
                 let mut agent = match session.open_agent_channel() {
@@ -689,13 +672,7 @@ fn x11_forwarding_through_our_server() {
     let (addr, user, stop) = start();
     let dir = tempfile::tempdir().unwrap();
     let c = our_client(addr, user, dir.path());
-    c.session()
-        .set_x11_handler(|mut ch, originator, port| {
-            let got = ch.read_all().unwrap_or_default();
-            let reply = format!("{} from {originator}:{port}", String::from_utf8_lossy(&got).to_uppercase());
-            let _ = ch.write_all(reply.as_bytes());
-        })
-        .unwrap();
+    c.session().set_x11_handler(common::answer_x11_channel).unwrap();
     let mut ch = c.session().open_session().unwrap();
     assert!(matches!(
         ch.request_x11("XDM-AUTHORIZATION-1", "00", 0, false),
