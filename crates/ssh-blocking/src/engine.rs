@@ -327,21 +327,43 @@ impl<C: Core> State<C> {
         }
     }
 
-    /// Counts a waiter in (`+1`) or out (`-1`) for `wake`; the condition variable of a
-    /// channel's wait, `None` for the connection's own ones (`Any` and `Events`, or a
-    /// channel that is gone, which `changed` stands in for).
-    fn waiting(&mut self, wake: Wake, delta: i32) -> Option<Arc<Condvar>> {
+    /// Counts a waiter in for `wake`. Returns what it was counted as (a wait on a channel
+    /// that is gone waits for any change) and the channel's condition variable, `None` for
+    /// the connection's own ones.
+    fn count_in(&mut self, wake: Wake) -> (Wake, Option<Arc<Condvar>>) {
         let w = match wake {
-            Wake::Any => {
-                self.any_waiting = self.any_waiting.saturating_add_signed(delta);
-                return None;
-            }
-            Wake::Events => return None,
-            Wake::News(id) => &mut self.channels.get_mut(&id)?.news,
-            Wake::Room(id) => &mut self.channels.get_mut(&id)?.room,
+            Wake::Events => return (wake, None),
+            Wake::News(id) => self.channels.get_mut(&id).map(|ch| &mut ch.news),
+            Wake::Room(id) => self.channels.get_mut(&id).map(|ch| &mut ch.room),
+            Wake::Any => None,
         };
-        w.waiting = w.waiting.saturating_add_signed(delta);
-        Some(Arc::clone(&w.cv))
+        match w {
+            Some(w) => {
+                w.waiting += 1;
+                (wake, Some(Arc::clone(&w.cv)))
+            }
+            None => {
+                self.any_waiting += 1;
+                (Wake::Any, None)
+            }
+        }
+    }
+
+    /// Counts out a waiter counted in as `counted` (a channel gone meanwhile took its
+    /// count with it).
+    fn count_out(&mut self, counted: Wake) {
+        let w = match counted {
+            Wake::Events => return,
+            Wake::Any => {
+                self.any_waiting = self.any_waiting.saturating_sub(1);
+                return;
+            }
+            Wake::News(id) => self.channels.get_mut(&id).map(|ch| &mut ch.news),
+            Wake::Room(id) => self.channels.get_mut(&id).map(|ch| &mut ch.room),
+        };
+        if let Some(w) = w {
+            w.waiting = w.waiting.saturating_sub(1);
+        }
     }
 
     /// The connection is over: every waiter must look.
@@ -636,8 +658,8 @@ impl<C: Core> Shared<C> {
                 Some(d) => Some(d - now),
                 None => None,
             };
-            let channel_cv = st.waiting(wake, 1);
-            let cv: &Condvar = match (&channel_cv, wake) {
+            let (counted, channel_cv) = st.count_in(wake);
+            let cv: &Condvar = match (&channel_cv, counted) {
                 (Some(cv), _) => cv,
                 (None, Wake::Events) => &self.events,
                 (None, _) => &self.changed,
@@ -646,7 +668,7 @@ impl<C: Core> Shared<C> {
                 Some(d) => cv.wait_timeout(st, d).unwrap_or_else(|p| p.into_inner()).0,
                 None => cv.wait(st).unwrap_or_else(|p| p.into_inner()),
             };
-            st.waiting(wake, -1);
+            st.count_out(counted);
         };
         if st.writer_has_work(timer) {
             self.wake.notify_one();
