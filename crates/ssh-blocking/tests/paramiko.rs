@@ -35,7 +35,7 @@ use ssh_blocking::{
     Server, ServerHandler, ServerSession, SessionControl, StopHandle, Timeouts, UnknownHostPolicy,
 };
 use test_support::serde_json::{Value, json};
-use test_support::{EchoServer, Peer, ScriptProcess, pattern, require_peers};
+use test_support::{EchoServer, Peer, ScriptProcess, SshAgent, pattern, require_peers};
 
 const WAIT: Duration = Duration::from_secs(60);
 const BIG: usize = 16 << 20;
@@ -767,34 +767,6 @@ fn paramiko_remote_forward_through_our_server() {
     );
 }
 
-/// A real `ssh-agent -D` on a socket in `dir` holding the key file `key`; killed on drop.
-fn ssh_agent_with(dir: &Path, key: &Path) -> (test_support::process::ChildGuard, PathBuf) {
-    use std::process::{Command, Stdio};
-    let sock = dir.join("agent.sock");
-    let child = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = test_support::process::ChildGuard::new(child, "ssh-agent");
-    let until = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(Instant::now() < until, "ssh-agent did not create its socket");
-        thread::sleep(Duration::from_millis(10));
-    }
-    let out = test_support::process::run(
-        Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &sock),
-        Duration::from_secs(20),
-    )
-    .unwrap();
-    assert!(out.status.success(), "ssh-add: {}", out.stderr);
-    (guard, sock)
-}
-
 /// Paramiko's `AgentRequestHandler` on a session: `ServerSession::agent_forwarding` is set
 /// and `open_agent_channel` reaches the agent behind Paramiko (a real ssh-agent holding
 /// our key), which lists that key; a session that did not ask is refused the channel.
@@ -803,7 +775,9 @@ fn paramiko_agent_forwarding_to_our_server() {
     require_peers!(Peer::Paramiko, Peer::SshAgent, Peer::SshAdd);
     let srv = our_server();
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, sock) = ssh_agent_with(dir.path(), &srv.ed25519);
+    let agent = SshAgent::start(dir.path()).unwrap();
+    agent.add(&srv.ed25519).unwrap();
+    let sock = agent.socket();
     let plan = json!([
         {"op": "exec", "command": "agent-list", "forward_agent": true},
         {"op": "exec", "command": "agent-list"},
