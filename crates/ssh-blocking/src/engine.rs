@@ -251,6 +251,17 @@ struct Waiters {
 }
 
 impl ChannelState {
+    /// This channel (`id`) has news or room for its waiters; `dirty` lists the channels
+    /// that have, once each.
+    fn mark(&mut self, id: ChannelId, dirty: &mut Vec<ChannelId>, news: bool, room: bool) {
+        let was = self.news.dirty || self.room.dirty;
+        self.news.dirty |= news;
+        self.room.dirty |= room;
+        if !was && (self.news.dirty || self.room.dirty) {
+            dirty.push(id);
+        }
+    }
+
     pub(crate) fn new(opening: Opening) -> Self {
         Self {
             opening,
@@ -291,9 +302,9 @@ pub(crate) struct State<C> {
     pub(crate) events: VecDeque<Event>,
     /// `events` grew or the connection ended since the event waiters were last woken.
     events_pushed: bool,
-    /// Waiters for any change (setup steps, `select`), and channels with news or room for
-    /// their waiters since they were last woken.
+    /// How many wait for any change (setup steps, `select`).
     any_waiting: u32,
+    /// Channels with news or room for their waiters since they were last woken.
     dirty: Vec<ChannelId>,
     pub(crate) ended: Option<Ended>,
     /// Whether a front-end answers these itself; otherwise the engine says no.
@@ -318,12 +329,8 @@ pub(crate) enum Wake {
 impl<C: Core> State<C> {
     /// Channel `id` has news for its waiters (`news`) or room for its writers (`room`).
     fn mark(&mut self, id: ChannelId, news: bool, room: bool) {
-        let Some(ch) = self.channels.get_mut(&id) else { return };
-        let was = ch.news.dirty || ch.room.dirty;
-        ch.news.dirty |= news;
-        ch.room.dirty |= room;
-        if !was && (ch.news.dirty || ch.room.dirty) {
-            self.dirty.push(id);
+        if let Some(ch) = self.channels.get_mut(&id) {
+            ch.mark(id, &mut self.dirty, news, room);
         }
     }
 
@@ -370,18 +377,15 @@ impl<C: Core> State<C> {
     fn end(&mut self, ended: Ended) {
         self.ended = Some(ended);
         self.events_pushed = true;
-        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
-        for id in ids {
-            self.mark(id, true, true);
+        for (id, ch) in &mut self.channels {
+            ch.mark(*id, &mut self.dirty, true, true);
         }
     }
 
     /// Wakes the writers of every channel with one waiting: output room was freed.
     fn room_freed(&mut self) {
-        let ids: Vec<ChannelId> =
-            self.channels.iter().filter(|(_, ch)| ch.room.waiting > 0).map(|(id, _)| *id).collect();
-        for id in ids {
-            self.mark(id, false, true);
+        for (id, ch) in self.channels.iter_mut().filter(|(_, ch)| ch.room.waiting > 0) {
+            ch.mark(*id, &mut self.dirty, false, true);
         }
     }
 
@@ -500,7 +504,7 @@ impl<C: Core> State<C> {
                     self.events_pushed = true;
                 }
                 // Informational (key exchanges, ext-info, debug, pong, host key
-                // announcements, writability: senders re-check on every change).
+                // announcements).
                 _ => {}
             }
         }
@@ -510,7 +514,8 @@ impl<C: Core> State<C> {
 /// The lock, the condition variables and the thread handles of one connection.
 pub(crate) struct Shared<C> {
     state: Mutex<State<C>>,
-    /// Notified on every state change.
+    /// Wakes the waits for any change (setup steps, `select`, global request replies) on
+    /// every state change, when there are such waits.
     changed: Condvar,
     /// Notified when `events` grows or the connection ends: a front-end waiting for events
     /// sleeps through the channel traffic that `changed` wakes everyone for.
@@ -622,8 +627,10 @@ impl<C: Core> Shared<C> {
         if std::mem::take(&mut st.events_pushed) {
             self.events.notify_all();
         }
-        for id in std::mem::take(&mut st.dirty) {
-            let Some(ch) = st.channels.get_mut(&id) else { continue };
+        // Drained, not taken: the list keeps its allocation from packet to packet.
+        let State { dirty, channels, .. } = st;
+        for id in dirty.drain(..) {
+            let Some(ch) = channels.get_mut(&id) else { continue };
             for w in [&mut ch.news, &mut ch.room] {
                 if std::mem::take(&mut w.dirty) && w.waiting > 0 {
                     w.cv.notify_all();
