@@ -304,6 +304,12 @@ pub(crate) struct State<C> {
     events_pushed: bool,
     /// How many wait for any change (setup steps, `select`).
     any_waiting: u32,
+    /// How many wait for connection-level events.
+    events_waiting: u32,
+    /// The writer thread sleeps on `wake` and nobody has woken it yet. A notify costs a
+    /// system call even with no one waiting, so a busy writer is not notified at all: it
+    /// looks for output again before it sleeps.
+    writer_asleep: bool,
     /// Channels with news or room for their waiters since they were last woken.
     dirty: Vec<ChannelId>,
     pub(crate) ended: Option<Ended>,
@@ -339,7 +345,10 @@ impl<C: Core> State<C> {
     /// the connection's own ones.
     fn count_in(&mut self, wake: Wake) -> (Wake, Option<Arc<Condvar>>) {
         let w = match wake {
-            Wake::Events => return (wake, None),
+            Wake::Events => {
+                self.events_waiting += 1;
+                return (wake, None);
+            }
             Wake::News(id) => self.channels.get_mut(&id).map(|ch| &mut ch.news),
             Wake::Room(id) => self.channels.get_mut(&id).map(|ch| &mut ch.room),
             Wake::Any => None,
@@ -360,7 +369,10 @@ impl<C: Core> State<C> {
     /// count with it).
     fn count_out(&mut self, counted: Wake) {
         let w = match counted {
-            Wake::Events => return,
+            Wake::Events => {
+                self.events_waiting = self.events_waiting.saturating_sub(1);
+                return;
+            }
             Wake::Any => {
                 self.any_waiting = self.any_waiting.saturating_sub(1);
                 return;
@@ -541,6 +553,14 @@ impl<C: Core> State<C> {
     fn writer_has_work(&self, timer_before: Option<Instant>) -> bool {
         self.conn.pending_output() > 0 || self.conn.poll_timeout() != timer_before || self.conn.is_closed()
     }
+
+    /// Wakes the writer thread if it sleeps and has work; once per sleep.
+    fn wake_writer(&mut self, wake: &Condvar, timer_before: Option<Instant>) {
+        if self.writer_asleep && self.writer_has_work(timer_before) {
+            self.writer_asleep = false;
+            wake.notify_one();
+        }
+    }
 }
 
 impl<C: Core> std::ops::Deref for Guard<'_, C> {
@@ -558,9 +578,7 @@ impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
 
 impl<C: Core> Drop for Guard<'_, C> {
     fn drop(&mut self) {
-        if self.st.writer_has_work(self.timer) {
-            self.shared.wake.notify_one();
-        }
+        self.st.wake_writer(&self.shared.wake, self.timer);
         self.shared.notify_waiters(&mut self.st);
     }
 }
@@ -582,6 +600,8 @@ impl<C: Core> Shared<C> {
                 events: VecDeque::new(),
                 events_pushed: false,
                 any_waiting: 0,
+                events_waiting: 0,
+                writer_asleep: false,
                 dirty: Vec::new(),
                 ended: None,
                 takes_channel_requests: front_end_answers,
@@ -624,7 +644,7 @@ impl<C: Core> Shared<C> {
         if st.any_waiting > 0 {
             self.changed.notify_all();
         }
-        if std::mem::take(&mut st.events_pushed) {
+        if std::mem::take(&mut st.events_pushed) && st.events_waiting > 0 {
             self.events.notify_all();
         }
         // Drained, not taken: the list keeps its allocation from packet to packet.
@@ -677,9 +697,7 @@ impl<C: Core> Shared<C> {
             };
             st.count_out(counted);
         };
-        if st.writer_has_work(timer) {
-            self.wake.notify_one();
-        }
+        st.wake_writer(&self.wake, timer);
         self.notify_waiters(&mut st);
         drop(st);
         result
@@ -732,12 +750,14 @@ impl<C: Core> Shared<C> {
                     break;
                 }
                 let wait = st.conn.poll_timeout().map(|t| t.saturating_duration_since(now));
+                st.writer_asleep = true;
                 st = match wait {
                     Some(d) => {
                         self.wake.wait_timeout(st, d.max(Duration::from_millis(1))).unwrap_or_else(|p| p.into_inner()).0
                     }
                     None => self.wake.wait(st).unwrap_or_else(|p| p.into_inner()),
                 };
+                st.writer_asleep = false;
             }
             let closed = st.conn.is_closed();
             // Taking the output freed room that senders may wait for.
