@@ -111,7 +111,7 @@ impl Acceptor {
         if std::mem::replace(&mut self.lock().started, true) {
             return Ok(());
         }
-        shared.lock().takes_channel_opens = true;
+        shared.lock().mux.front_end.channel_opens = true;
         let (me, shared) = (Arc::clone(self), Arc::clone(shared));
         thread::Builder::new().name("ssh-client-accept".into()).spawn(move || me.run(&shared))?;
         Ok(())
@@ -120,8 +120,8 @@ impl Acceptor {
     fn run(&self, shared: &Arc<Shared<client::Connection>>) {
         loop {
             let Ok((id, kind)) = shared.wait_for(Wake::Events, None, "a channel open", |st| {
-                let at = st.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
-                match st.events.remove(at) {
+                let at = st.mux.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
+                match st.mux.events.remove(at) {
                     Some(Event::ChannelOpenRequest { id, kind }) => Some(Ok((id, kind))),
                     _ => None,
                 }

@@ -1,16 +1,17 @@
 //! The I/O engine shared by client and server connections: two threads per connection
 //! drive the sans-IO core, and user handles wait on its state.
 //!
-//! - The **reader** thread blocks in `read`, feeds the bytes to the core and sorts the
-//!   events it raises into per-channel and per-connection queues.
+//! - The **reader** thread blocks in `read`, feeds the bytes to the core and has the
+//!   core's [`Demux`] sort the events it raises into per-channel buffers and the
+//!   front-end's queue.
 //! - The **writer** thread sends what the core wants sent and fires its timers. It writes
 //!   without holding the state lock, so a peer that does not read cannot stop the reader
 //!   (both sides writing into full socket buffers would otherwise deadlock).
 //!
 //! User calls lock the state, issue a core command, and wake the writer. Waiting calls sleep
-//! on one condition variable that every state change notifies.
+//! on the condition variable of what they wait for (a channel's news or room, the
+//! front-end's events, or any change), woken only when that changed.
 
-use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -18,290 +19,68 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ssh_proto::connection::{
-    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, GlobalToken,
-    OpenFailure, RequestToken,
+    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
 };
-use ssh_proto::{DisconnectReason, Event, client, server};
+use ssh_proto::driver::{Change, ChannelBuffers, Demux, Driven, Ended, FrontEnd, Opening};
+use ssh_proto::{DisconnectReason, Event};
 
 use crate::Error;
 use crate::channel::Channel;
 use crate::stream::Stream;
 
-/// The sans-IO connection calls the engine needs, for both roles.
-pub(crate) trait Core: Send + 'static {
-    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), ssh_proto::Error>;
-    fn handle_eof(&mut self) -> Result<(), ssh_proto::Error>;
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_proto::Error>;
-    fn poll_transmit(&mut self) -> Option<Bytes>;
-    fn poll_event(&mut self) -> Option<Event>;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn pending_output(&self) -> usize;
-    fn is_closed(&self) -> bool;
-    fn close(&mut self, reason: DisconnectReason, description: &str);
-    fn channel_consumed(&mut self, id: ChannelId, n: usize) -> Result<(), ChannelError>;
-    fn channel_request_reply(&mut self, id: ChannelId, token: RequestToken, success: bool) -> Result<(), ChannelError>;
-    fn global_request_reply(&mut self, token: GlobalToken, reply: GlobalReply) -> Result<(), ChannelError>;
-    fn reject_channel(&mut self, id: ChannelId, reason: OpenFailure, description: &str) -> Result<(), ChannelError>;
-    fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError>;
-    fn channel_send_extended(&mut self, id: ChannelId, code: u32, data: &[u8]) -> Result<usize, ChannelError>;
-    fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError>;
-    fn channel_close(&mut self, id: ChannelId) -> Result<(), ChannelError>;
-    fn channel_request(
-        &mut self,
-        id: ChannelId,
-        request: &ChannelRequest,
-        want_reply: bool,
-    ) -> Result<(), ChannelError>;
-    fn open_channel(&mut self, kind: &ChannelKind) -> Result<ChannelId, ChannelError>;
-    fn accept_channel(&mut self, id: ChannelId) -> Result<(), ChannelError>;
-    fn global_request(
-        &mut self,
-        request: &GlobalRequest,
-        want_reply: bool,
-    ) -> Result<Option<GlobalToken>, ChannelError>;
+/// A connection the engine can drive: either role, movable to its threads.
+pub(crate) trait Core: Driven + Send + 'static {}
+
+impl<T: Driven + Send + 'static> Core for T {}
+
+/// What the engine keeps per channel: the core's buffers, and its waiters.
+pub(crate) type ChannelState = ChannelBuffers<Waiters>;
+
+/// Wakes the channel's readers and other waiters for news (data, EOF, close, replies, the
+/// open's outcome); `room` wakes its writers. Each wait wakes only for its own kind of
+/// change, so a thread reading a channel sleeps while another writes to it.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    news: Waiter,
+    room: Waiter,
 }
 
-macro_rules! impl_core {
-    ($($t:ty),*) => {$(
-        impl Core for $t {
-            fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), ssh_proto::Error> {
-                <$t>::handle_input(self, data, now)
-            }
-            fn handle_eof(&mut self) -> Result<(), ssh_proto::Error> {
-                <$t>::handle_eof(self)
-            }
-            fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_proto::Error> {
-                <$t>::handle_timeout(self, now)
-            }
-            fn poll_transmit(&mut self) -> Option<Bytes> {
-                <$t>::poll_transmit(self)
-            }
-            fn poll_event(&mut self) -> Option<Event> {
-                <$t>::poll_event(self)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn pending_output(&self) -> usize {
-                <$t>::pending_output(self)
-            }
-            fn is_closed(&self) -> bool {
-                <$t>::is_closed(self)
-            }
-            fn close(&mut self, reason: DisconnectReason, description: &str) {
-                <$t>::close(self, reason, description)
-            }
-            fn channel_consumed(&mut self, id: ChannelId, n: usize) -> Result<(), ChannelError> {
-                <$t>::channel_consumed(self, id, n)
-            }
-            fn channel_request_reply(&mut self, id: ChannelId, token: RequestToken, success: bool) -> Result<(), ChannelError> {
-                <$t>::channel_request_reply(self, id, token, success)
-            }
-            fn global_request_reply(&mut self, token: GlobalToken, reply: GlobalReply) -> Result<(), ChannelError> {
-                <$t>::global_request_reply(self, token, reply)
-            }
-            fn reject_channel(&mut self, id: ChannelId, reason: OpenFailure, description: &str) -> Result<(), ChannelError> {
-                <$t>::reject_channel(self, id, reason, description)
-            }
-            fn channel_send(&mut self, id: ChannelId, data: &[u8]) -> Result<usize, ChannelError> {
-                <$t>::channel_send(self, id, data)
-            }
-            fn channel_send_extended(&mut self, id: ChannelId, code: u32, data: &[u8]) -> Result<usize, ChannelError> {
-                <$t>::channel_send_extended(self, id, code, data)
-            }
-            fn channel_eof(&mut self, id: ChannelId) -> Result<(), ChannelError> {
-                <$t>::channel_eof(self, id)
-            }
-            fn channel_close(&mut self, id: ChannelId) -> Result<(), ChannelError> {
-                <$t>::channel_close(self, id)
-            }
-            fn channel_request(&mut self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), ChannelError> {
-                <$t>::channel_request(self, id, request, want_reply)
-            }
-            fn open_channel(&mut self, kind: &ChannelKind) -> Result<ChannelId, ChannelError> {
-                <$t>::open_channel(self, kind)
-            }
-            fn accept_channel(&mut self, id: ChannelId) -> Result<(), ChannelError> {
-                <$t>::accept_channel(self, id)
-            }
-            fn global_request(&mut self, request: &GlobalRequest, want_reply: bool) -> Result<Option<GlobalToken>, ChannelError> {
-                <$t>::global_request(self, request, want_reply)
-            }
+impl Waiters {
+    /// Channel `id` has `change` for its waiters; `dirty` lists the channels that have,
+    /// once each. A channel gone is told at once: nothing will find it in the list.
+    fn mark(&mut self, id: ChannelId, dirty: &mut Vec<ChannelId>, change: Change) {
+        if change == Change::Gone {
+            self.news.cv.notify_all();
+            self.room.cv.notify_all();
+            return;
         }
-    )*};
-}
-
-impl_core!(client::Connection, server::Connection);
-
-/// Received bytes of one stream of a channel (data or extended data), as the core handed
-/// them over, and how much of them the peer's window has not been credited for yet.
-///
-/// Flow control: a stream may hold up to `absorb` bytes that are already credited (read
-/// ahead); beyond that the window opens only as the application reads. Standard output
-/// absorbs nothing, so a slow reader holds back its own channel and nothing else. Standard
-/// error absorbs up to its limit, so a command flooding both streams cannot stall standard
-/// output while nobody reads its standard error (Paramiko #1778): the window is one per
-/// channel, shared by both streams.
-pub(crate) struct Incoming {
-    chunks: VecDeque<Bytes>,
-    len: usize,
-    uncredited: usize,
-    absorb: usize,
-}
-
-/// Default read-ahead of a channel's standard error.
-pub(crate) const STDERR_ABSORB: usize = 128 << 20;
-
-impl Incoming {
-    fn new(absorb: usize) -> Self {
-        Self { chunks: VecDeque::new(), len: 0, uncredited: 0, absorb }
-    }
-
-    /// Credits what may be credited now; returns that many bytes.
-    fn settle(&mut self) -> usize {
-        let keep = self.uncredited.min(self.len.saturating_sub(self.absorb));
-        std::mem::replace(&mut self.uncredited, keep) - keep
-    }
-
-    /// Adds received bytes; returns how many to credit to the peer now.
-    fn push(&mut self, b: Bytes) -> usize {
-        self.len += b.len();
-        self.uncredited += b.len();
-        if !b.is_empty() {
-            self.chunks.push_back(b);
+        let was = self.news.dirty || self.room.dirty;
+        self.news.dirty |= change.news();
+        self.room.dirty |= change.room();
+        if !was && (self.news.dirty || self.room.dirty) {
+            dirty.push(id);
         }
-        self.settle()
     }
-
-    /// Moves everything of `other` behind our bytes; returns how many to credit now.
-    fn append(&mut self, other: &mut Incoming) -> usize {
-        self.len += std::mem::take(&mut other.len);
-        self.uncredited += std::mem::take(&mut other.uncredited);
-        self.chunks.append(&mut other.chunks);
-        self.settle()
-    }
-
-    /// Drops every buffered byte; returns how many to credit now.
-    fn clear(&mut self) -> usize {
-        self.chunks.clear();
-        self.len = 0;
-        std::mem::take(&mut self.uncredited)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Copies up to `out.len()` bytes out; returns how many, and how many to credit.
-    pub(crate) fn take(&mut self, out: &mut [u8]) -> (usize, usize) {
-        let mut n = 0;
-        while n < out.len() {
-            let Some(front) = self.chunks.front_mut() else { break };
-            let k = front.len().min(out.len() - n);
-            if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), front.get(..k)) {
-                dst.copy_from_slice(src);
-            }
-            bytes::Buf::advance(front, k);
-            if front.is_empty() {
-                self.chunks.pop_front();
-            }
-            n += k;
-        }
-        self.len -= n;
-        (n, self.settle())
-    }
-}
-
-/// Whether a channel we opened is open yet.
-pub(crate) enum Opening {
-    Pending,
-    Open,
-    Failed { reason: OpenFailure, description: String },
-}
-
-/// What the driver keeps per channel.
-pub(crate) struct ChannelState {
-    pub(crate) opening: Opening,
-    pub(crate) stdout: Incoming,
-    pub(crate) stderr: Incoming,
-    pub(crate) eof: bool,
-    pub(crate) closed: bool,
-    /// The handle is gone: data is consumed as it arrives and the entry goes at close.
-    pub(crate) dropped: bool,
-    /// Standard error goes into `stdout` (Paramiko's `set_combine_stderr`).
-    pub(crate) combine_stderr: bool,
-    /// Standard output is no longer wanted (`shutdown_read`): consumed as it arrives.
-    pub(crate) discard_stdout: bool,
-    pub(crate) exit: Option<ExitStatus>,
-    /// Answers to our want-reply requests, in order.
-    pub(crate) replies: VecDeque<(String, bool)>,
-    /// Wakes the channel's readers and other waiters for news (data, EOF, close, replies,
-    /// the open's outcome); `room` wakes its writers. Each wait wakes only for its own kind
-    /// of change, so a thread reading a channel sleeps while another writes to it.
-    news: Waiters,
-    room: Waiters,
 }
 
 /// A condition variable, how many wait on it, and whether it has something to tell them.
 #[derive(Default)]
-struct Waiters {
+struct Waiter {
     cv: Arc<Condvar>,
     waiting: u32,
     dirty: bool,
 }
 
-impl ChannelState {
-    /// This channel (`id`) has news or room for its waiters; `dirty` lists the channels
-    /// that have, once each.
-    fn mark(&mut self, id: ChannelId, dirty: &mut Vec<ChannelId>, news: bool, room: bool) {
-        let was = self.news.dirty || self.room.dirty;
-        self.news.dirty |= news;
-        self.room.dirty |= room;
-        if !was && (self.news.dirty || self.room.dirty) {
-            dirty.push(id);
-        }
-    }
-
-    pub(crate) fn new(opening: Opening) -> Self {
-        Self {
-            opening,
-            stdout: Incoming::new(0),
-            stderr: Incoming::new(STDERR_ABSORB),
-            eof: false,
-            closed: false,
-            dropped: false,
-            combine_stderr: false,
-            discard_stdout: false,
-            exit: None,
-            replies: VecDeque::new(),
-            news: Waiters::default(),
-            room: Waiters::default(),
-        }
-    }
-}
-
-/// How the connection ended.
-#[derive(Clone, Debug)]
-pub(crate) struct Ended {
-    pub(crate) reason: DisconnectReason,
-    pub(crate) description: String,
-}
-
-impl Ended {
-    pub(crate) fn error(&self) -> Error {
-        Error::Disconnected { reason: self.reason, description: self.description.clone() }
-    }
+/// The error for waits on a connection that ended.
+fn ended_error(ended: &Ended) -> Error {
+    Error::Disconnected { reason: ended.reason, description: ended.description.clone() }
 }
 
 /// Everything behind the lock.
 pub(crate) struct State<C> {
     pub(crate) conn: C,
-    pub(crate) channels: HashMap<ChannelId, ChannelState>,
-    /// Connection-level events for the role's front-end (host key, auth, global requests,
-    /// channel open requests).
-    pub(crate) events: VecDeque<Event>,
-    /// `events` grew or the connection ended since the event waiters were last woken.
-    events_pushed: bool,
+    /// The channels' buffers and the front-end's events, sorted by the core.
+    pub(crate) mux: Demux<Waiters>,
     /// How many wait for any change (setup steps, `select`).
     any_waiting: u32,
     /// How many wait for connection-level events.
@@ -312,11 +91,6 @@ pub(crate) struct State<C> {
     writer_asleep: bool,
     /// Channels with news or room for their waiters since they were last woken.
     dirty: Vec<ChannelId>,
-    pub(crate) ended: Option<Ended>,
-    /// Whether a front-end answers these itself; otherwise the engine says no.
-    pub(crate) takes_channel_requests: bool,
-    pub(crate) takes_global_requests: bool,
-    pub(crate) takes_channel_opens: bool,
 }
 
 /// What a waiter waits for: it picks the condition variable that wakes it.
@@ -333,11 +107,10 @@ pub(crate) enum Wake {
 }
 
 impl<C: Core> State<C> {
-    /// Channel `id` has news for its waiters (`news`) or room for its writers (`room`).
-    fn mark(&mut self, id: ChannelId, news: bool, room: bool) {
-        if let Some(ch) = self.channels.get_mut(&id) {
-            ch.mark(id, &mut self.dirty, news, room);
-        }
+    /// Channel `id` has `change` for its waiters.
+    fn mark(&mut self, id: ChannelId, change: Change) {
+        let State { mux, dirty, .. } = self;
+        mux.wake(id, change, &mut |id, w, change| w.mark(id, dirty, change));
     }
 
     /// Counts a waiter in for `wake`. Returns what it was counted as (a wait on a channel
@@ -349,8 +122,8 @@ impl<C: Core> State<C> {
                 self.events_waiting += 1;
                 return (wake, None);
             }
-            Wake::News(id) => self.channels.get_mut(&id).map(|ch| &mut ch.news),
-            Wake::Room(id) => self.channels.get_mut(&id).map(|ch| &mut ch.room),
+            Wake::News(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.news),
+            Wake::Room(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.room),
             Wake::Any => None,
         };
         match w {
@@ -377,8 +150,8 @@ impl<C: Core> State<C> {
                 self.any_waiting = self.any_waiting.saturating_sub(1);
                 return;
             }
-            Wake::News(id) => self.channels.get_mut(&id).map(|ch| &mut ch.news),
-            Wake::Room(id) => self.channels.get_mut(&id).map(|ch| &mut ch.room),
+            Wake::News(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.news),
+            Wake::Room(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.room),
         };
         if let Some(w) = w {
             w.waiting = w.waiting.saturating_sub(1);
@@ -387,17 +160,14 @@ impl<C: Core> State<C> {
 
     /// The connection is over: every waiter must look.
     fn end(&mut self, ended: Ended) {
-        self.ended = Some(ended);
-        self.events_pushed = true;
-        for (id, ch) in &mut self.channels {
-            ch.mark(*id, &mut self.dirty, true, true);
-        }
+        let State { mux, dirty, .. } = self;
+        mux.end(ended, &mut |id, w, change| w.mark(id, dirty, change));
     }
 
     /// Wakes the writers of every channel with one waiting: output room was freed.
     fn room_freed(&mut self) {
-        for (id, ch) in self.channels.iter_mut().filter(|(_, ch)| ch.room.waiting > 0) {
-            ch.mark(*id, &mut self.dirty, false, true);
+        for (id, ch) in self.mux.channels.iter_mut().filter(|(_, ch)| ch.waiters.room.waiting > 0) {
+            ch.waiters.mark(*id, &mut self.dirty, Change::Room);
         }
     }
 
@@ -410,115 +180,11 @@ impl<C: Core> State<C> {
 
     /// Sorts the core's events: channel traffic into its channel, the rest into `events`.
     fn dispatch(&mut self) {
-        while let Some(ev) = self.conn.poll_event() {
-            match ev {
-                Event::ChannelOpened { id } => {
-                    if let Some(ch) = self.channels.get_mut(&id) {
-                        ch.opening = Opening::Open;
-                    }
-                    self.mark(id, true, true);
-                }
-                Event::ChannelOpenFailed { id, reason, description } => {
-                    if let Some(ch) = self.channels.get_mut(&id) {
-                        ch.opening = Opening::Failed { reason, description };
-                    }
-                    self.mark(id, true, true);
-                }
-                Event::ChannelData { id, data } => {
-                    let credit = match self.channels.get_mut(&id) {
-                        Some(ch) if !ch.dropped && !ch.discard_stdout => ch.stdout.push(data),
-                        _ => data.len(),
-                    };
-                    self.credit(id, credit);
-                    self.mark(id, true, false);
-                }
-                Event::ChannelExtendedData { id, code, data } => {
-                    let credit = match self.channels.get_mut(&id) {
-                        Some(ch) if code == 1 && !ch.dropped => match (ch.combine_stderr, ch.discard_stdout) {
-                            (true, true) => data.len(),
-                            (true, false) => ch.stdout.push(data),
-                            (false, _) => ch.stderr.push(data),
-                        },
-                        // Other extended data types have no reader: consume them so the
-                        // window keeps moving.
-                        _ => data.len(),
-                    };
-                    self.credit(id, credit);
-                    self.mark(id, true, false);
-                }
-                Event::ChannelEof { id } => {
-                    if let Some(ch) = self.channels.get_mut(&id) {
-                        ch.eof = true;
-                    }
-                    self.mark(id, true, false);
-                }
-                Event::ChannelRequestResult { id, request, success } => {
-                    if let Some(ch) = self.channels.get_mut(&id) {
-                        ch.replies.push_back((request, success));
-                    }
-                    self.mark(id, true, false);
-                }
-                Event::ChannelWritable { id } => self.mark(id, false, true),
-                Event::ChannelClosed { id, exit } => match self.channels.get_mut(&id) {
-                    Some(ch) if ch.dropped => {
-                        // Handles of its streams may still wait on it: they find it gone.
-                        if let Some(ch) = self.channels.remove(&id) {
-                            ch.news.cv.notify_all();
-                            ch.room.cv.notify_all();
-                        }
-                    }
-                    Some(ch) => {
-                        ch.closed = true;
-                        ch.eof = true;
-                        ch.exit = exit;
-                        self.mark(id, true, true);
-                    }
-                    None => {}
-                },
-                // Requests of the peer on our channels that no handler takes (OpenSSH's
-                // keepalive@openssh.com among them) get a "no", so the peer never waits.
-                Event::ChannelRequest { id, token: Some(token), request } if !self.takes_channel_requests => {
-                    let _ = request;
-                    let _ = self.conn.channel_request_reply(id, token, false);
-                }
-                Event::GlobalRequest { token, request } if !self.takes_global_requests => {
-                    let _ = request;
-                    if let Some(token) = token {
-                        let _ = self.conn.global_request_reply(token, GlobalReply::Failure);
-                    }
-                }
-                Event::ChannelOpenRequest { id, kind } if !self.takes_channel_opens => {
-                    let _ = kind;
-                    let _ = self.conn.reject_channel(
-                        id,
-                        OpenFailure::AdministrativelyProhibited,
-                        "no handler for this channel",
-                    );
-                }
-                Event::Disconnected { reason, description, .. } => {
-                    tracing::debug!(%reason, %description, "disconnected");
-                    self.end(Ended { reason, description });
-                }
-                // What a front-end waits for.
-                ev @ (Event::HostKey { .. }
-                | Event::AuthBanner { .. }
-                | Event::AuthSuccess { .. }
-                | Event::AuthFailure { .. }
-                | Event::AuthPasswordChange { .. }
-                | Event::AuthPrompts(_)
-                | Event::AuthSign { .. }
-                | Event::AuthRequest { .. }
-                | Event::GlobalRequestResult { .. }
-                | Event::ChannelRequest { .. }
-                | Event::GlobalRequest { .. }
-                | Event::ChannelOpenRequest { .. }) => {
-                    self.events.push_back(ev);
-                    self.events_pushed = true;
-                }
-                // Informational (key exchanges, ext-info, debug, pong, host key
-                // announcements).
-                _ => {}
-            }
+        let State { conn, mux, dirty, .. } = self;
+        let was_up = mux.ended.is_none();
+        mux.dispatch(conn, &mut |id, w, change| w.mark(id, dirty, change));
+        if let (true, Some(end)) = (was_up, &mux.ended) {
+            tracing::debug!(reason = %end.reason, description = %end.description, "disconnected");
         }
     }
 }
@@ -596,17 +262,11 @@ impl<C: Core> Shared<C> {
         let shared = Arc::new(Self {
             state: Mutex::new(State {
                 conn,
-                channels: HashMap::new(),
-                events: VecDeque::new(),
-                events_pushed: false,
+                mux: Demux::new(if front_end_answers { FrontEnd::ALL } else { FrontEnd::NONE }),
                 any_waiting: 0,
                 events_waiting: 0,
                 writer_asleep: false,
                 dirty: Vec::new(),
-                ended: None,
-                takes_channel_requests: front_end_answers,
-                takes_global_requests: front_end_answers,
-                takes_channel_opens: front_end_answers,
             }),
             changed: Condvar::new(),
             events: Condvar::new(),
@@ -644,14 +304,14 @@ impl<C: Core> Shared<C> {
         if st.any_waiting > 0 {
             self.changed.notify_all();
         }
-        if std::mem::take(&mut st.events_pushed) && st.events_waiting > 0 {
+        if st.mux.take_events_pushed() && st.events_waiting > 0 {
             self.events.notify_all();
         }
         // Drained, not taken: the list keeps its allocation from packet to packet.
-        let State { dirty, channels, .. } = st;
+        let State { dirty, mux, .. } = st;
         for id in dirty.drain(..) {
-            let Some(ch) = channels.get_mut(&id) else { continue };
-            for w in [&mut ch.news, &mut ch.room] {
+            let Some(ch) = mux.channels.get_mut(&id) else { continue };
+            for w in [&mut ch.waiters.news, &mut ch.waiters.room] {
                 if std::mem::take(&mut w.dirty) && w.waiting > 0 {
                     w.cv.notify_all();
                 }
@@ -676,8 +336,8 @@ impl<C: Core> Shared<C> {
             if let Some(r) = ready(&mut st) {
                 break r;
             }
-            if let Some(end) = &st.ended {
-                break Err(end.error());
+            if let Some(end) = &st.mux.ended {
+                break Err(ended_error(end));
             }
             let now = Instant::now();
             let wait = match deadline {
@@ -724,7 +384,7 @@ impl<C: Core> Shared<C> {
             }
             st.dispatch();
             if st.conn.is_closed() {
-                if st.ended.is_none() {
+                if st.mux.ended.is_none() {
                     st.end(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
                 }
                 return;
@@ -825,17 +485,17 @@ impl<C: Core> Shared<C> {
         let id = {
             let mut g = self.lock();
             let id = g.conn.open_channel(kind)?;
-            g.channels.insert(id, ChannelState::new(Opening::Pending));
+            g.mux.channels.insert(id, ChannelState::new(Opening::Pending));
             id
         };
         self.wait_for(Wake::News(id), deadline, "the channel to open", |st| {
-            let ch = st.channels.get_mut(&id)?;
+            let ch = st.mux.channels.get_mut(&id)?;
             match &ch.opening {
                 Opening::Pending => None,
                 Opening::Open => Some(Ok(())),
                 Opening::Failed { reason, description } => {
                     let e = Error::ChannelOpen { reason: *reason, description: description.clone() };
-                    st.channels.remove(&id);
+                    st.mux.channels.remove(&id);
                     Some(Err(e))
                 }
             }
@@ -849,7 +509,7 @@ impl<C: Core> Shared<C> {
         {
             let mut g = self.lock();
             g.conn.accept_channel(id)?;
-            g.channels.insert(id, ChannelState::new(Opening::Open));
+            g.mux.channels.insert(id, ChannelState::new(Opening::Open));
         }
         let link: Arc<dyn Link> = self.clone();
         Ok(Channel::new(link, id, None))
@@ -865,10 +525,11 @@ impl<C: Core> Shared<C> {
         let Some(token) = token else { return Err(Error::RequestRefused(request.name().to_owned())) };
         self.wait_for(Wake::Any, deadline, "the global request reply", |st| {
             let at = st
+                .mux
                 .events
                 .iter()
                 .position(|e| matches!(e, Event::GlobalRequestResult { token: t, .. } if *t == token))?;
-            match st.events.remove(at) {
+            match st.mux.events.remove(at) {
                 Some(Event::GlobalRequestResult { reply, .. }) => Some(Ok(reply)),
                 _ => None,
             }
@@ -921,12 +582,12 @@ impl<C: Core> Link for Shared<C> {
             return Ok(0);
         }
         self.wait_for(Wake::News(id), deadline, "channel data", |st| {
-            let Some(ch) = st.channels.get_mut(&id) else { return Some(Ok(0)) };
+            let Some(ch) = st.mux.channels.get_mut(&id) else { return Some(Ok(0)) };
             let incoming = match which {
                 Which::Stdout => &mut ch.stdout,
                 Which::Stderr => &mut ch.stderr,
             };
-            if incoming.len() > 0 {
+            if !incoming.is_empty() {
                 let (n, credit) = incoming.take(buf);
                 st.credit(id, credit);
                 return Some(Ok(n));
@@ -962,7 +623,7 @@ impl<C: Core> Link for Shared<C> {
         {
             let mut g = self.lock();
             g.conn.channel_request(id, request, want_reply)?;
-            if let Some(ch) = g.channels.get_mut(&id) {
+            if let Some(ch) = g.mux.channels.get_mut(&id) {
                 ch.replies.clear();
             }
         }
@@ -970,7 +631,7 @@ impl<C: Core> Link for Shared<C> {
             return Ok(());
         }
         self.wait_for(Wake::News(id), deadline, "channel request reply", |st| {
-            let Some(ch) = st.channels.get_mut(&id) else { return Some(Err(Error::RequestRefused(name.clone()))) };
+            let Some(ch) = st.mux.channels.get_mut(&id) else { return Some(Err(Error::RequestRefused(name.clone()))) };
             match ch.replies.pop_front() {
                 Some((_, true)) => Some(Ok(())),
                 Some((_, false)) => Some(Err(Error::RequestRefused(name.clone()))),
@@ -983,7 +644,7 @@ impl<C: Core> Link for Shared<C> {
     fn eof(&self, id: ChannelId) -> Result<(), Error> {
         let mut g = self.lock();
         // A writer of another handle waits in vain from now on: let it find out.
-        g.mark(id, false, true);
+        g.mark(id, Change::Room);
         match g.conn.channel_eof(id) {
             Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
             Err(e) => Err(Error::Channel(e)),
@@ -993,7 +654,7 @@ impl<C: Core> Link for Shared<C> {
     fn close(&self, id: ChannelId) {
         let mut g = self.lock();
         let _ = g.conn.channel_close(id);
-        let closed = match g.channels.get_mut(&id) {
+        let closed = match g.mux.channels.get_mut(&id) {
             Some(ch) => {
                 ch.dropped = true;
                 ch.closed
@@ -1002,17 +663,17 @@ impl<C: Core> Link for Shared<C> {
         };
         if closed {
             // Handles of its streams may still wait on it: they find it gone.
-            if let Some(ch) = g.channels.remove(&id) {
-                ch.news.cv.notify_all();
-                ch.room.cv.notify_all();
+            if let Some(mut ch) = g.mux.channels.remove(&id) {
+                let State { dirty, .. } = &mut *g.st;
+                ch.waiters.mark(id, dirty, Change::Gone);
             }
         } else {
-            g.mark(id, true, true);
+            g.mark(id, Change::Both);
         }
     }
 
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error> {
-        self.wait_for(Wake::News(id), deadline, "exit status", |st| match st.channels.get(&id) {
+        self.wait_for(Wake::News(id), deadline, "exit status", |st| match st.mux.channels.get(&id) {
             None => Some(Ok(None)),
             Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
             Some(_) => None,
@@ -1022,7 +683,7 @@ impl<C: Core> Link for Shared<C> {
     fn configure(&self, id: ChannelId, setting: StreamSetting) {
         let mut g = self.lock();
         let st = &mut *g.st;
-        let Some(ch) = st.channels.get_mut(&id) else { return };
+        let Some(ch) = st.mux.channels.get_mut(&id) else { return };
         let credit = match setting {
             StreamSetting::CombineStderr => {
                 ch.combine_stderr = true;
@@ -1032,14 +693,11 @@ impl<C: Core> Link for Shared<C> {
                 ch.discard_stdout = true;
                 ch.stdout.clear() + if ch.combine_stderr { ch.stderr.clear() } else { 0 }
             }
-            StreamSetting::StderrReadAhead(n) => {
-                ch.stderr.absorb = n;
-                ch.stderr.settle()
-            }
+            StreamSetting::StderrReadAhead(n) => ch.stderr.set_read_ahead(n),
         };
         st.credit(id, credit);
         // Another thread may read the stream that changed.
-        st.mark(id, true, false);
+        st.mark(id, Change::News);
     }
 
     fn wait_readable(&self, ids: &[ChannelId], deadline: Option<Instant>) -> Result<Vec<usize>, Error> {
@@ -1048,9 +706,10 @@ impl<C: Core> Link for Shared<C> {
                 .iter()
                 .enumerate()
                 .filter(|(_, id)| {
-                    st.channels
+                    st.mux
+                        .channels
                         .get(id)
-                        .is_none_or(|ch| ch.stdout.len() > 0 || ch.stderr.len() > 0 || ch.eof || ch.closed)
+                        .is_none_or(|ch| !ch.stdout.is_empty() || !ch.stderr.is_empty() || ch.eof || ch.closed)
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -1060,61 +719,9 @@ impl<C: Core> Link for Shared<C> {
 
     fn buffered(&self, id: ChannelId, which: Which) -> usize {
         let g = self.lock();
-        g.channels.get(&id).map_or(0, |ch| match which {
+        g.mux.channels.get(&id).map_or(0, |ch| match which {
             Which::Stdout => ch.stdout.len(),
             Which::Stderr => ch.stderr.len(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Incoming;
-    use bytes::Bytes;
-
-    fn chunk(n: usize) -> Bytes {
-        Bytes::from(vec![7u8; n])
-    }
-
-    #[test]
-    fn without_read_ahead_credit_follows_reads() {
-        let mut s = Incoming::new(0);
-        assert_eq!(s.push(chunk(100)), 0);
-        assert_eq!(s.push(chunk(50)), 0);
-        let mut out = [0u8; 120];
-        assert_eq!(s.take(&mut out), (120, 120));
-        assert_eq!(s.take(&mut out), (30, 30));
-        assert_eq!(s.len(), 0);
-    }
-
-    #[test]
-    fn read_ahead_is_credited_on_arrival_up_to_its_limit() {
-        let mut s = Incoming::new(100);
-        assert_eq!(s.push(chunk(60)), 60);
-        // 40 more fit; the other 20 wait for a read.
-        assert_eq!(s.push(chunk(60)), 40);
-        assert_eq!(s.len(), 120);
-        let mut out = [0u8; 10];
-        assert_eq!(s.take(&mut out), (10, 10));
-        assert_eq!(s.take(&mut out), (10, 10));
-        // Nothing uncredited is left: reads below the limit credit nothing.
-        assert_eq!(s.take(&mut out), (10, 0));
-        // 90 buffered: 10 of the next 30 fit; raising the limit credits the rest at once.
-        assert_eq!(s.push(chunk(30)), 10);
-        s.absorb = 1000;
-        assert_eq!(s.settle(), 20);
-    }
-
-    #[test]
-    fn moving_and_dropping_keep_the_window_whole() {
-        let mut err = Incoming::new(10);
-        assert_eq!(err.push(chunk(25)), 10);
-        let mut out = Incoming::new(0);
-        assert_eq!(out.push(chunk(5)), 0);
-        // Moved into a stream without read-ahead, the credited part stays credited.
-        assert_eq!(out.append(&mut err), 0);
-        assert_eq!((out.len(), err.len()), (30, 0));
-        assert_eq!(out.clear(), 20);
-        assert_eq!(out.len(), 0);
     }
 }

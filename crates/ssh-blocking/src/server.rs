@@ -424,7 +424,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
     let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
     let mut user_known = false;
     loop {
-        let ev = match shared.wait_for(Wake::Events, None, "an event", |st| st.events.pop_front().map(Ok)) {
+        let ev = match shared.wait_for(Wake::Events, None, "an event", |st| st.mux.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
             Err(Error::Disconnected { .. }) => return Ok(()),
             Err(e) => return Err(e),
@@ -466,7 +466,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                 // handles drop here, outside the lock, which frees the channels' state.
                 let closed: Vec<ChannelId> = {
                     let g = shared.lock();
-                    sessions.keys().filter(|id| g.channels.get(id).is_none_or(|ch| ch.closed)).copied().collect()
+                    sessions.keys().filter(|id| g.mux.channels.get(id).is_none_or(|ch| ch.closed)).copied().collect()
                 };
                 for gone in closed {
                     sessions.remove(&gone);

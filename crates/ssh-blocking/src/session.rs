@@ -126,8 +126,8 @@ impl Session {
         };
         let (token, key) = shared
             .wait_for(Wake::Any, until, "the server's host key", |st| {
-                let at = st.events.iter().position(|e| matches!(e, Event::HostKey { .. }))?;
-                match st.events.remove(at) {
+                let at = st.mux.events.iter().position(|e| matches!(e, Event::HostKey { .. }))?;
+                match st.mux.events.remove(at) {
                     Some(Event::HostKey { token, key }) => Some(Ok((token, *key))),
                     _ => None,
                 }
@@ -187,7 +187,7 @@ impl Session {
 
     /// Whether the connection is still up.
     pub fn is_active(&self) -> bool {
-        self.shared.lock().ended.is_none()
+        self.shared.lock().mux.ended.is_none()
     }
 
     /// Waits for the outcome of the authentication request just sent, answering
@@ -207,7 +207,7 @@ impl Session {
         let until = deadline(self.timeouts.auth);
         loop {
             let step = self.shared.wait_for(Wake::Any, until, "authentication", |st| {
-                while let Some(at) = st.events.iter().position(|e| {
+                while let Some(at) = st.mux.events.iter().position(|e| {
                     matches!(
                         e,
                         Event::AuthBanner { .. }
@@ -218,7 +218,7 @@ impl Session {
                             | Event::AuthPasswordChange { .. }
                     )
                 }) {
-                    match st.events.remove(at)? {
+                    match st.mux.events.remove(at)? {
                         Event::AuthBanner { message } => {
                             *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
                         }

@@ -49,6 +49,7 @@ pub mod auth;
 pub mod client;
 mod config;
 pub mod connection;
+pub mod driver;
 mod error;
 mod event;
 #[cfg(feature = "fuzzing")]

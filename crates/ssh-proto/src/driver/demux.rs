@@ -1,0 +1,293 @@
+//! Sorting a connection's events: channel traffic into per-channel buffers, the rest into a
+//! queue for the driver's front end.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::{Driven, Incoming};
+use crate::connection::{ChannelId, ExitStatus, GlobalReply, OpenFailure};
+use crate::{DisconnectReason, Event};
+
+/// Default read-ahead of a channel's standard error (see [`Incoming`]).
+pub const STDERR_READ_AHEAD: usize = 128 << 20;
+
+/// Whether a channel we opened is open yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opening {
+    /// The peer has not answered.
+    Pending,
+    /// Confirmed (or opened by the peer and accepted).
+    Open,
+    /// Refused by the peer.
+    Failed {
+        /// The peer's reason code.
+        reason: OpenFailure,
+        /// The peer's description.
+        description: String,
+    },
+}
+
+/// What a driver keeps per channel; `W` is how the driver wakes whoever waits on it.
+#[derive(Debug)]
+pub struct ChannelBuffers<W> {
+    /// The open's outcome.
+    pub opening: Opening,
+    /// Received data.
+    pub stdout: Incoming,
+    /// Received extended data of type 1 (standard error).
+    pub stderr: Incoming,
+    /// The peer sent EOF (or closed).
+    pub eof: bool,
+    /// The peer closed the channel.
+    pub closed: bool,
+    /// The handle is gone: data is consumed as it arrives and the entry goes at close.
+    pub dropped: bool,
+    /// Standard error goes into `stdout` (Paramiko's `set_combine_stderr`).
+    pub combine_stderr: bool,
+    /// Standard output is no longer wanted (`shutdown_read`): consumed as it arrives.
+    pub discard_stdout: bool,
+    /// The exit status or signal, once the channel closed with one.
+    pub exit: Option<ExitStatus>,
+    /// Answers to our want-reply requests, in order: the request's name and its outcome.
+    pub replies: VecDeque<(String, bool)>,
+    /// The driver's waiters.
+    pub waiters: W,
+}
+
+impl<W: Default> ChannelBuffers<W> {
+    /// A channel in state `opening`, with nothing received.
+    pub fn new(opening: Opening) -> Self {
+        Self {
+            opening,
+            stdout: Incoming::new(0),
+            stderr: Incoming::new(STDERR_READ_AHEAD),
+            eof: false,
+            closed: false,
+            dropped: false,
+            combine_stderr: false,
+            discard_stdout: false,
+            exit: None,
+            replies: VecDeque::new(),
+            waiters: W::default(),
+        }
+    }
+}
+
+/// What changed on a channel, for the driver to wake its waiters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// News for its readers: data, EOF, a request's reply.
+    News,
+    /// Room for its writers: window.
+    Room,
+    /// Both: opened, refused, closed, or the connection ended.
+    Both,
+    /// The entry is gone (closed after its handle was dropped): wake everyone still
+    /// waiting on it, they will find it missing.
+    Gone,
+}
+
+impl Change {
+    /// Whether readers should look.
+    pub fn news(self) -> bool {
+        !matches!(self, Change::Room)
+    }
+
+    /// Whether writers should look.
+    pub fn room(self) -> bool {
+        !matches!(self, Change::News)
+    }
+}
+
+/// How the connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The disconnect reason (ours, the peer's, or `ConnectionLost`).
+    pub reason: DisconnectReason,
+    /// Its description.
+    pub description: String,
+}
+
+/// A connection's events, sorted: every channel's traffic into its [`ChannelBuffers`] (window
+/// credit returned as the application reads, see [`Incoming`]), the rest into `events`
+/// for the driver's front end. A driver keeps one beside each connection, so channel
+/// semantics (what a dropped channel does with late data, how standard error joins
+/// standard output, which peer requests get an automatic "no") are the same in every driver.
+///
+/// ```
+/// use ssh_proto::driver::{Demux, FrontEnd};
+///
+/// let demux: Demux<()> = Demux::new(FrontEnd::NONE);
+/// assert!(demux.events.is_empty() && demux.ended.is_none());
+/// ```
+#[derive(Debug)]
+pub struct Demux<W> {
+    /// The channels the application knows about.
+    pub channels: HashMap<ChannelId, ChannelBuffers<W>>,
+    /// Connection-level events for the front end (host key, auth, global requests,
+    /// channel open requests and, when the front end answers them, channel requests).
+    pub events: VecDeque<Event>,
+    /// How the connection ended, once it has.
+    pub ended: Option<Ended>,
+    /// What the front end answers itself; the rest is refused here.
+    pub front_end: FrontEnd,
+    events_pushed: bool,
+}
+
+/// Which of the peer's requests a front end answers itself (a server answers all three, a
+/// client channel opens once it accepts forwarded connections). Those it does not answer
+/// are refused as they arrive, so the peer never waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontEnd {
+    /// Channel requests of the peer (`exec`, `pty-req`, `keepalive@openssh.com`…).
+    pub channel_requests: bool,
+    /// Global requests of the peer.
+    pub global_requests: bool,
+    /// Channel opens of the peer.
+    pub channel_opens: bool,
+}
+
+impl FrontEnd {
+    /// Answers everything (a server).
+    pub const ALL: FrontEnd = FrontEnd { channel_requests: true, global_requests: true, channel_opens: true };
+    /// Answers nothing (a client before it accepts anything).
+    pub const NONE: FrontEnd = FrontEnd { channel_requests: false, global_requests: false, channel_opens: false };
+}
+
+impl<W> Demux<W> {
+    /// Empty, for a front end that answers what `front_end` says.
+    pub fn new(front_end: FrontEnd) -> Self {
+        Self { channels: HashMap::new(), events: VecDeque::new(), ended: None, front_end, events_pushed: false }
+    }
+
+    /// Whether `events` grew, or the connection ended, since the last call.
+    pub fn take_events_pushed(&mut self) -> bool {
+        std::mem::take(&mut self.events_pushed)
+    }
+
+    /// The connection is over: every waiter must look.
+    pub fn end(&mut self, ended: Ended, wake: &mut impl FnMut(ChannelId, &mut W, Change)) {
+        self.ended = Some(ended);
+        self.events_pushed = true;
+        for (id, ch) in &mut self.channels {
+            wake(*id, &mut ch.waiters, Change::Both);
+        }
+    }
+
+    /// Tells the waiters of channel `id` about `change`.
+    pub fn wake(&mut self, id: ChannelId, change: Change, wake: &mut impl FnMut(ChannelId, &mut W, Change)) {
+        if let Some(ch) = self.channels.get_mut(&id) {
+            wake(id, &mut ch.waiters, change);
+        }
+    }
+
+    /// Takes every event `conn` has raised and sorts it; `wake` hears of each channel
+    /// change.
+    pub fn dispatch<C: Driven + ?Sized>(&mut self, conn: &mut C, wake: &mut impl FnMut(ChannelId, &mut W, Change)) {
+        while let Some(ev) = conn.poll_event() {
+            self.sort(conn, ev, wake);
+        }
+    }
+
+    fn sort<C: Driven + ?Sized>(&mut self, conn: &mut C, ev: Event, wake: &mut impl FnMut(ChannelId, &mut W, Change)) {
+        let credit = |conn: &mut C, id, n| {
+            if n > 0 {
+                // Only fails for a channel already gone, which owes nothing.
+                let _ = conn.channel_consumed(id, n);
+            }
+        };
+        match ev {
+            Event::ChannelOpened { id } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.opening = Opening::Open;
+                }
+                self.wake(id, Change::Both, wake);
+            }
+            Event::ChannelOpenFailed { id, reason, description } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.opening = Opening::Failed { reason, description };
+                }
+                self.wake(id, Change::Both, wake);
+            }
+            Event::ChannelData { id, data } => {
+                let n = match self.channels.get_mut(&id) {
+                    Some(ch) if !ch.dropped && !ch.discard_stdout => ch.stdout.push(data),
+                    _ => data.len(),
+                };
+                credit(conn, id, n);
+                self.wake(id, Change::News, wake);
+            }
+            Event::ChannelExtendedData { id, code, data } => {
+                let n = match self.channels.get_mut(&id) {
+                    Some(ch) if code == 1 && !ch.dropped => match (ch.combine_stderr, ch.discard_stdout) {
+                        (true, true) => data.len(),
+                        (true, false) => ch.stdout.push(data),
+                        (false, _) => ch.stderr.push(data),
+                    },
+                    // Other extended data types have no reader: consume them so the window
+                    // keeps moving.
+                    _ => data.len(),
+                };
+                credit(conn, id, n);
+                self.wake(id, Change::News, wake);
+            }
+            Event::ChannelEof { id } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.eof = true;
+                }
+                self.wake(id, Change::News, wake);
+            }
+            Event::ChannelRequestResult { id, request, success } => {
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    ch.replies.push_back((request, success));
+                }
+                self.wake(id, Change::News, wake);
+            }
+            Event::ChannelWritable { id } => self.wake(id, Change::Room, wake),
+            Event::ChannelClosed { id, exit } => match self.channels.get_mut(&id) {
+                Some(ch) if ch.dropped => {
+                    if let Some(mut ch) = self.channels.remove(&id) {
+                        wake(id, &mut ch.waiters, Change::Gone);
+                    }
+                }
+                Some(ch) => {
+                    ch.closed = true;
+                    ch.eof = true;
+                    ch.exit = exit;
+                    wake(id, &mut ch.waiters, Change::Both);
+                }
+                None => {}
+            },
+            // Requests of the peer on our channels that no front end takes (OpenSSH's
+            // keepalive@openssh.com among them) get a "no", so the peer never waits.
+            Event::ChannelRequest { id, token: Some(token), .. } if !self.front_end.channel_requests => {
+                let _ = conn.channel_request_reply(id, token, false);
+            }
+            Event::GlobalRequest { token: Some(token), .. } if !self.front_end.global_requests => {
+                let _ = conn.global_request_reply(token, GlobalReply::Failure);
+            }
+            Event::GlobalRequest { token: None, .. } if !self.front_end.global_requests => {}
+            Event::ChannelOpenRequest { id, .. } if !self.front_end.channel_opens => {
+                let _ = conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "no handler for this channel");
+            }
+            Event::Disconnected { reason, description, .. } => self.end(Ended { reason, description }, wake),
+            // What a front end waits for.
+            ev @ (Event::HostKey { .. }
+            | Event::AuthBanner { .. }
+            | Event::AuthSuccess { .. }
+            | Event::AuthFailure { .. }
+            | Event::AuthPasswordChange { .. }
+            | Event::AuthPrompts(_)
+            | Event::AuthSign { .. }
+            | Event::AuthRequest { .. }
+            | Event::GlobalRequestResult { .. }
+            | Event::ChannelRequest { .. }
+            | Event::GlobalRequest { .. }
+            | Event::ChannelOpenRequest { .. }) => {
+                self.events.push_back(ev);
+                self.events_pushed = true;
+            }
+            // Informational (key exchanges, ext-info, debug, pong, host key announcements).
+            _ => {}
+        }
+    }
+}
