@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use ssh_proto::connection::{ChannelId, ChannelRequest, ExitStatus, PtyRequest, TerminalModes};
 
 use crate::Error;
-use crate::engine::{Link, StreamSetting, Which};
+use crate::engine::{Link, StreamSetting};
+use ssh_proto::driver::ChannelStream;
 
 /// An open channel. Dropping it closes the channel.
 ///
@@ -43,7 +44,9 @@ impl Stdin {
 
 impl Write for Stdin {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .write(self.id, ChannelStream::Stdout, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -61,7 +64,9 @@ pub struct Reader {
 
 impl Read for Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.link.read(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .read(self.id, ChannelStream::Stdout, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 }
 
@@ -213,7 +218,7 @@ impl Channel {
 
     /// Bytes of standard output received and not read yet.
     pub fn buffered(&self) -> usize {
-        self.link.buffered(self.id, Which::Stdout)
+        self.link.buffered(self.id, ChannelStream::Stdout)
     }
 
     /// Server side: writes to the client's standard error (extended data type 1), waiting
@@ -221,7 +226,7 @@ impl Channel {
     pub fn write_stderr(&self, data: &[u8]) -> Result<(), Error> {
         let mut rest = data;
         while !rest.is_empty() {
-            let n = self.link.write(self.id, Which::Stderr, rest, deadline(self.timeout))?;
+            let n = self.link.write(self.id, ChannelStream::Stderr, rest, deadline(self.timeout))?;
             rest = rest.get(n..).unwrap_or_default();
         }
         Ok(())
@@ -278,19 +283,25 @@ fn io_error(e: Error, timeout: Option<Duration>) -> io::Error {
 
 impl Read for Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.link.read(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .read(self.id, ChannelStream::Stdout, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 }
 
 impl Read for Stderr {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.link.read(self.id, Which::Stderr, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .read(self.id, ChannelStream::Stderr, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 }
 
 impl Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.link.write(self.id, Which::Stderr, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .write(self.id, ChannelStream::Stderr, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -300,7 +311,9 @@ impl Write for Stderr {
 
 impl Write for Channel {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.link.write(self.id, Which::Stdout, buf, deadline(self.timeout)).map_err(|e| io_error(e, self.timeout))
+        self.link
+            .write(self.id, ChannelStream::Stdout, buf, deadline(self.timeout))
+            .map_err(|e| io_error(e, self.timeout))
     }
 
     /// Data goes out as soon as the window allows; nothing is held back to flush.

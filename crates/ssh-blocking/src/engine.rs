@@ -18,11 +18,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ssh_proto::DisconnectReason;
 use ssh_proto::connection::{
     ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
 };
-use ssh_proto::driver::{Change, ChannelBuffers, Demux, Driven, Ended, FrontEnd, Opening};
-use ssh_proto::{DisconnectReason, Event};
+use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 
 use crate::Error;
 use crate::channel::Channel;
@@ -93,6 +93,13 @@ pub(crate) struct State<C> {
     dirty: Vec<ChannelId>,
 }
 
+/// Logs the end of the connection when it just ended.
+fn log_end(was_up: bool, ended: &Option<Ended>) {
+    if let (true, Some(end)) = (was_up, ended) {
+        tracing::debug!(reason = %end.reason, description = %end.description, "disconnected");
+    }
+}
+
 /// What a waiter waits for: it picks the condition variable that wakes it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Wake {
@@ -158,12 +165,6 @@ impl<C: Core> State<C> {
         }
     }
 
-    /// The connection is over: every waiter must look.
-    fn end(&mut self, ended: Ended) {
-        let State { mux, dirty, .. } = self;
-        mux.end(ended, &mut |id, w, change| w.mark(id, dirty, change));
-    }
-
     /// Wakes the writers of every channel with one waiting: output room was freed.
     fn room_freed(&mut self) {
         for (id, ch) in self.mux.channels.iter_mut().filter(|(_, ch)| ch.waiters.room.waiting > 0) {
@@ -179,13 +180,24 @@ impl<C: Core> State<C> {
     }
 
     /// Sorts the core's events: channel traffic into its channel, the rest into `events`.
+    /// Feeds what the reader got; returns whether the connection is still open.
+    fn feed(&mut self, input: Input<'_>) -> bool {
+        let State { conn, mux, dirty, .. } = self;
+        let was_up = mux.ended.is_none();
+        let (open, error) = mux.feed(conn, input, Instant::now(), &mut |id, w, change| w.mark(id, dirty, change));
+        // A protocol error has already queued the DISCONNECT and raised the event.
+        if let Some(e) = error {
+            tracing::debug!(error = %e, "protocol error");
+        }
+        log_end(was_up, &mux.ended);
+        open
+    }
+
     fn dispatch(&mut self) {
         let State { conn, mux, dirty, .. } = self;
         let was_up = mux.ended.is_none();
         mux.dispatch(conn, &mut |id, w, change| w.mark(id, dirty, change));
-        if let (true, Some(end)) = (was_up, &mux.ended) {
-            tracing::debug!(reason = %end.reason, description = %end.description, "disconnected");
-        }
+        log_end(was_up, &mux.ended);
     }
 }
 
@@ -367,26 +379,15 @@ impl<C: Core> Shared<C> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let r = reader.read(&mut buf);
-            let mut g = self.lock();
-            let st = &mut *g.st;
-            let fed = match r {
-                Ok(0) => st.conn.handle_eof(),
-                Ok(n) => st.conn.handle_input(buf.get(..n).unwrap_or_default(), Instant::now()),
+            let input = match &r {
+                Ok(0) => Input::End,
+                Ok(n) => Input::Bytes(buf.get(..*n).unwrap_or_default()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    st.conn.close(DisconnectReason::ConnectionLost, &format!("read: {e}"));
-                    Ok(())
-                }
+                Err(e) => Input::Failed(e.to_string()),
             };
-            // A protocol error has already queued the DISCONNECT and raised the event.
-            if let Err(e) = &fed {
-                tracing::debug!(error = %e, "protocol error");
-            }
-            st.dispatch();
-            if st.conn.is_closed() {
-                if st.mux.ended.is_none() {
-                    st.end(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() });
-                }
+            let mut g = self.lock();
+            let open = g.st.feed(input);
+            if !open {
                 return;
             }
         }
@@ -489,16 +490,7 @@ impl<C: Core> Shared<C> {
             id
         };
         self.wait_for(Wake::News(id), deadline, "the channel to open", |st| {
-            let ch = st.mux.channels.get_mut(&id)?;
-            match &ch.opening {
-                Opening::Pending => None,
-                Opening::Open => Some(Ok(())),
-                Opening::Failed { reason, description } => {
-                    let e = Error::ChannelOpen { reason: *reason, description: description.clone() };
-                    st.mux.channels.remove(&id);
-                    Some(Err(e))
-                }
-            }
+            Some(st.mux.open_outcome(id)?.map_err(|(reason, description)| Error::ChannelOpen { reason, description }))
         })?;
         let link: Arc<dyn Link> = self.clone();
         Ok(Channel::new(link, id, None))
@@ -523,31 +515,26 @@ impl<C: Core> Shared<C> {
     ) -> Result<GlobalReply, Error> {
         let token = self.lock().conn.global_request(request, true)?;
         let Some(token) = token else { return Err(Error::RequestRefused(request.name().to_owned())) };
-        self.wait_for(Wake::Any, deadline, "the global request reply", |st| {
-            let at = st
-                .mux
-                .events
-                .iter()
-                .position(|e| matches!(e, Event::GlobalRequestResult { token: t, .. } if *t == token))?;
-            match st.mux.events.remove(at) {
-                Some(Event::GlobalRequestResult { reply, .. }) => Some(Ok(reply)),
-                _ => None,
-            }
-        })
+        self.wait_for(Wake::Any, deadline, "the global request reply", |st| st.mux.take_global_reply(token).map(Ok))
     }
-}
-
-/// Which of a channel's two incoming streams.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Which {
-    Stdout,
-    Stderr,
 }
 
 /// The channel operations a [`crate::Channel`] handle needs, whatever the role.
 pub(crate) trait Link: Send + Sync {
-    fn read(&self, id: ChannelId, which: Which, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error>;
-    fn write(&self, id: ChannelId, which: Which, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error>;
+    fn read(
+        &self,
+        id: ChannelId,
+        stream: ChannelStream,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, Error>;
+    fn write(
+        &self,
+        id: ChannelId,
+        stream: ChannelStream,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, Error>;
     fn request(
         &self,
         id: ChannelId,
@@ -558,7 +545,7 @@ pub(crate) trait Link: Send + Sync {
     fn eof(&self, id: ChannelId) -> Result<(), Error>;
     fn close(&self, id: ChannelId);
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error>;
-    fn buffered(&self, id: ChannelId, which: Which) -> usize;
+    fn buffered(&self, id: ChannelId, stream: ChannelStream) -> usize;
     fn configure(&self, id: ChannelId, setting: StreamSetting);
     /// Waits until one of `ids` has something to read (data on either stream, EOF or
     /// close); returns the positions in `ids` of those that do.
@@ -577,32 +564,35 @@ pub(crate) enum StreamSetting {
 }
 
 impl<C: Core> Link for Shared<C> {
-    fn read(&self, id: ChannelId, which: Which, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn read(
+        &self,
+        id: ChannelId,
+        stream: ChannelStream,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, Error> {
         if buf.is_empty() {
             return Ok(0);
         }
         self.wait_for(Wake::News(id), deadline, "channel data", |st| {
-            let Some(ch) = st.mux.channels.get_mut(&id) else { return Some(Ok(0)) };
-            let incoming = match which {
-                Which::Stdout => &mut ch.stdout,
-                Which::Stderr => &mut ch.stderr,
-            };
-            if !incoming.is_empty() {
-                let (n, credit) = incoming.take(buf);
-                st.credit(id, credit);
-                return Some(Ok(n));
-            }
-            (ch.eof || ch.closed).then_some(Ok(0))
+            let State { conn, mux, .. } = st;
+            mux.read(conn, id, stream, buf).map(Ok)
         })
     }
 
-    fn write(&self, id: ChannelId, which: Which, data: &[u8], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn write(
+        &self,
+        id: ChannelId,
+        stream: ChannelStream,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, Error> {
         if data.is_empty() {
             return Ok(0);
         }
-        let send = |st: &mut State<C>| match which {
-            Which::Stdout => st.conn.channel_send(id, data),
-            Which::Stderr => st.conn.channel_send_extended(id, 1, data),
+        let send = |st: &mut State<C>| match stream {
+            ChannelStream::Stdout => st.conn.channel_send(id, data),
+            ChannelStream::Stderr => st.conn.channel_send_extended(id, 1, data),
         };
         self.wait_for(Wake::Room(id), deadline, "channel window", |st| match send(st) {
             Ok(0) => None,
@@ -631,13 +621,8 @@ impl<C: Core> Link for Shared<C> {
             return Ok(());
         }
         self.wait_for(Wake::News(id), deadline, "channel request reply", |st| {
-            let Some(ch) = st.mux.channels.get_mut(&id) else { return Some(Err(Error::RequestRefused(name.clone()))) };
-            match ch.replies.pop_front() {
-                Some((_, true)) => Some(Ok(())),
-                Some((_, false)) => Some(Err(Error::RequestRefused(name.clone()))),
-                None if ch.closed => Some(Err(Error::RequestRefused(name.clone()))),
-                None => None,
-            }
+            let success = st.mux.take_reply(id)?;
+            Some(if success { Ok(()) } else { Err(Error::RequestRefused(name.clone())) })
         })
     }
 
@@ -717,11 +702,11 @@ impl<C: Core> Link for Shared<C> {
         })
     }
 
-    fn buffered(&self, id: ChannelId, which: Which) -> usize {
+    fn buffered(&self, id: ChannelId, stream: ChannelStream) -> usize {
         let g = self.lock();
-        g.mux.channels.get(&id).map_or(0, |ch| match which {
-            Which::Stdout => ch.stdout.len(),
-            Which::Stderr => ch.stderr.len(),
+        g.mux.channels.get(&id).map_or(0, |ch| match stream {
+            ChannelStream::Stdout => ch.stdout.len(),
+            ChannelStream::Stderr => ch.stderr.len(),
         })
     }
 }

@@ -12,7 +12,6 @@ mod channel;
 mod client;
 mod config;
 mod engine;
-mod error;
 mod forward;
 mod host_keys;
 mod server;
@@ -24,7 +23,6 @@ pub use agent::AgentConnection;
 pub use channel::{Channel, Reader, Stderr, Stdin, select};
 pub use client::{AuthMethod, Client, ConnectOptions, Exec, PromptFn, Prompter};
 pub use config::{SystemEnvironment, local_user};
-pub use error::Error;
 pub use forward::{Duplex, LocalForward, RemoteForward, pump};
 pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use server::{
@@ -32,6 +30,7 @@ pub use server::{
     SubsystemFn, X11Forwarding, serve_connection,
 };
 pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
+pub use ssh_proto::driver::Error;
 pub use stream::Stream;
 
 /// Re-exported so users name the core's types through one crate.

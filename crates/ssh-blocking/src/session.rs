@@ -8,26 +8,16 @@ use ssh_proto::algorithm::HostKeyAlgorithm;
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
+use ssh_proto::driver::AuthStep;
+pub use ssh_proto::driver::{AuthOutcome, HostKeyVerifier};
 use ssh_proto::ssh_key::PublicKey;
-use ssh_proto::{DisconnectReason, Event, KeyPair, ServerHostKey, client};
+use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 
 use crate::Error;
 use crate::accept::{Acceptor, Forwarded};
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
 use crate::stream::Stream;
-
-/// Decides whether to trust the server's host key (known_hosts policies implement it).
-pub trait HostKeyVerifier {
-    /// `Ok` to continue, `Err(why)` to disconnect.
-    fn verify(&mut self, key: &ServerHostKey) -> Result<(), String>;
-}
-
-impl<F: FnMut(&ServerHostKey) -> Result<(), String>> HostKeyVerifier for F {
-    fn verify(&mut self, key: &ServerHostKey) -> Result<(), String> {
-        self(key)
-    }
-}
 
 /// Timeouts of a session's blocking calls (Paramiko's `banner_timeout`, `auth_timeout`,
 /// `channel_timeout`). `None` waits forever.
@@ -63,23 +53,6 @@ type Signer<'a> = dyn FnMut(&PublicKey, HostKeyAlgorithm, &[u8]) -> Option<Vec<u
 struct Answers<'a> {
     prompts: Option<&'a mut PromptAnswerer<'a>>,
     signer: Option<&'a mut Signer<'a>>,
-}
-
-/// How an authentication call ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthOutcome {
-    /// Authenticated.
-    Success,
-    /// This method passed, more are required (`AuthenticationMethods`).
-    Partial {
-        /// Methods that can continue.
-        methods: Vec<String>,
-    },
-    /// Refused.
-    Failure {
-        /// Methods that can continue.
-        methods: Vec<String>,
-    },
 }
 
 /// An SSH client connection driven by two I/O threads.
@@ -125,13 +98,7 @@ impl Session {
             e
         };
         let (token, key) = shared
-            .wait_for(Wake::Any, until, "the server's host key", |st| {
-                let at = st.mux.events.iter().position(|e| matches!(e, Event::HostKey { .. }))?;
-                match st.mux.events.remove(at) {
-                    Some(Event::HostKey { token, key }) => Some(Ok((token, *key))),
-                    _ => None,
-                }
-            })
+            .wait_for(Wake::Any, until, "the server's host key", |st| st.mux.take_host_key().map(Ok))
             .map_err(|e| fail(&shared, e))?;
         tracing::debug!(key = %key.to_openssh(), "server host key");
         if let Err(why) = verifier.verify(&key) {
@@ -194,58 +161,18 @@ impl Session {
     /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
     /// moves on). `answer` runs without the session's lock, so a human may take their time.
     fn auth_outcome(&self, mut answers: Answers<'_>) -> Result<AuthOutcome, Error> {
-        enum Step {
-            Done(AuthOutcome),
-            Prompts(InfoRequest),
-            Sign {
-                token: ssh_proto::auth::SignToken,
-                key: Box<PublicKey>,
-                algorithm: HostKeyAlgorithm,
-                data: bytes::Bytes,
-            },
-        }
         let until = deadline(self.timeouts.auth);
         loop {
             let step = self.shared.wait_for(Wake::Any, until, "authentication", |st| {
-                while let Some(at) = st.mux.events.iter().position(|e| {
-                    matches!(
-                        e,
-                        Event::AuthBanner { .. }
-                            | Event::AuthSuccess { .. }
-                            | Event::AuthFailure { .. }
-                            | Event::AuthSign { .. }
-                            | Event::AuthPrompts(_)
-                            | Event::AuthPasswordChange { .. }
-                    )
-                }) {
-                    match st.mux.events.remove(at)? {
-                        Event::AuthBanner { message } => {
-                            *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-                        }
-                        Event::AuthSuccess { .. } => return Some(Ok(Step::Done(AuthOutcome::Success))),
-                        Event::AuthFailure { methods, partial_success: true } => {
-                            return Some(Ok(Step::Done(AuthOutcome::Partial { methods })));
-                        }
-                        Event::AuthFailure { methods, .. } => {
-                            return Some(Ok(Step::Done(AuthOutcome::Failure { methods })));
-                        }
-                        // Local keys are signed by the core; an external key by the signer,
-                        // outside the lock.
-                        Event::AuthSign { token, key, algorithm, data } => {
-                            return Some(Ok(Step::Sign { token, key, algorithm, data }));
-                        }
-                        Event::AuthPrompts(request) => return Some(Ok(Step::Prompts(request))),
-                        _ => {}
-                    }
-                }
-                None
+                let banner = &mut |message| *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                st.mux.take_auth_step(banner).map(Ok)
             })?;
             match step {
-                Step::Done(outcome) => {
+                AuthStep::Done(outcome) => {
                     tracing::debug!(?outcome, "authentication");
                     return Ok(outcome);
                 }
-                Step::Prompts(request) => {
+                AuthStep::Prompts(request) => {
                     let replies = match answers.prompts.as_mut() {
                         Some(f) => f(&request),
                         None => Vec::new(),
@@ -253,7 +180,7 @@ impl Session {
                     let refs: Vec<&str> = replies.iter().map(String::as_str).collect();
                     self.shared.lock().conn.auth_info_response(&refs)?;
                 }
-                Step::Sign { token, key, algorithm, data } => {
+                AuthStep::Sign { token, key, algorithm, data } => {
                     let signature = answers.signer.as_mut().and_then(|f| f(&key, algorithm, &data));
                     let mut g = self.shared.lock();
                     match signature {

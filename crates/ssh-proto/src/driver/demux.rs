@@ -2,6 +2,7 @@
 //! queue for the driver's front end.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use super::{Driven, Incoming};
 use crate::connection::{ChannelId, ExitStatus, GlobalReply, OpenFailure};
@@ -98,6 +99,26 @@ impl Change {
     }
 }
 
+/// One of a channel's two incoming streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelStream {
+    /// Data (a command's standard output).
+    Stdout,
+    /// Extended data of type 1 (standard error).
+    Stderr,
+}
+
+/// What a driver's reader got from its stream.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// Bytes from the peer.
+    Bytes(&'a [u8]),
+    /// The stream ended.
+    End,
+    /// Reading failed (the error's text).
+    Failed(String),
+}
+
 /// How the connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ended {
@@ -177,6 +198,94 @@ impl<W> Demux<W> {
     pub fn wake(&mut self, id: ChannelId, change: Change, wake: &mut impl FnMut(ChannelId, &mut W, Change)) {
         if let Some(ch) = self.channels.get_mut(&id) {
             wake(id, &mut ch.waiters, change);
+        }
+    }
+
+    /// Feeds what the reader got to `conn` and sorts the events it raised. Returns whether
+    /// the connection is still open (the reader goes on reading), and the protocol error
+    /// that closed it, if one did (the DISCONNECT is already queued; for logs).
+    pub fn feed<C: Driven + ?Sized>(
+        &mut self,
+        conn: &mut C,
+        input: Input<'_>,
+        now: Instant,
+        wake: &mut impl FnMut(ChannelId, &mut W, Change),
+    ) -> (bool, Option<crate::Error>) {
+        let fed = match input {
+            Input::Bytes(data) => conn.handle_input(data, now),
+            Input::End => conn.handle_eof(),
+            Input::Failed(why) => {
+                conn.close(DisconnectReason::ConnectionLost, &format!("read: {why}"));
+                Ok(())
+            }
+        };
+        self.dispatch(conn, wake);
+        if !conn.is_closed() {
+            return (true, fed.err());
+        }
+        if self.ended.is_none() {
+            self.end(Ended { reason: DisconnectReason::ConnectionLost, description: "stream ended".into() }, wake);
+        }
+        (false, fed.err())
+    }
+
+    /// Reads buffered bytes of `stream` of channel `id` into `out`, crediting the window:
+    /// `Some(n)` with `n > 0` for data, `Some(0)` at the end (EOF, close, or a channel that
+    /// is gone), `None` when the reader must wait.
+    pub fn read<C: Driven + ?Sized>(
+        &mut self,
+        conn: &mut C,
+        id: ChannelId,
+        stream: ChannelStream,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let Some(ch) = self.channels.get_mut(&id) else { return Some(0) };
+        let incoming = match stream {
+            ChannelStream::Stdout => &mut ch.stdout,
+            ChannelStream::Stderr => &mut ch.stderr,
+        };
+        if !incoming.is_empty() && !out.is_empty() {
+            let (n, credit) = incoming.take(out);
+            if credit > 0 {
+                let _ = conn.channel_consumed(id, credit);
+            }
+            return Some(n);
+        }
+        (ch.eof || ch.closed || out.is_empty()).then_some(0)
+    }
+
+    /// The outcome of our open of channel `id`: `None` while the peer has not answered,
+    /// then `Ok` or the refusal (the entry goes with it).
+    pub fn open_outcome(&mut self, id: ChannelId) -> Option<Result<(), (OpenFailure, String)>> {
+        let ch = self.channels.get_mut(&id)?;
+        match &ch.opening {
+            Opening::Pending => None,
+            Opening::Open => Some(Ok(())),
+            Opening::Failed { reason, description } => {
+                let refused = (*reason, description.clone());
+                self.channels.remove(&id);
+                Some(Err(refused))
+            }
+        }
+    }
+
+    /// The answer to our oldest want-reply request on channel `id`: `None` while it is
+    /// pending, `Some(false)` for a refusal or a channel that closed (or is gone) first.
+    pub fn take_reply(&mut self, id: ChannelId) -> Option<bool> {
+        let Some(ch) = self.channels.get_mut(&id) else { return Some(false) };
+        match ch.replies.pop_front() {
+            Some((_, success)) => Some(success),
+            None => ch.closed.then_some(false),
+        }
+    }
+
+    /// The reply to our global request `token`, once it came.
+    pub fn take_global_reply(&mut self, token: crate::connection::GlobalToken) -> Option<GlobalReply> {
+        let at =
+            self.events.iter().position(|e| matches!(e, Event::GlobalRequestResult { token: t, .. } if *t == token))?;
+        match self.events.remove(at) {
+            Some(Event::GlobalRequestResult { reply, .. }) => Some(reply),
+            _ => None,
         }
     }
 

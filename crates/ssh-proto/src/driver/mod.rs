@@ -4,14 +4,18 @@
 //! with their window credit ([`Demux`], [`Incoming`]). A driver adds only how it waits
 //! (condition variables, task wakers) and how it moves bytes.
 
+mod auth;
 mod demux;
+mod error;
 mod incoming;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
-pub use demux::{Change, ChannelBuffers, Demux, Ended, FrontEnd, Opening, STDERR_READ_AHEAD};
+pub use auth::{AuthOutcome, AuthStep, HostKeyVerifier};
+pub use demux::{Change, ChannelBuffers, ChannelStream, Demux, Ended, FrontEnd, Input, Opening, STDERR_READ_AHEAD};
+pub use error::Error;
 pub use incoming::Incoming;
 
 use crate::connection::{

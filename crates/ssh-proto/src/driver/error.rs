@@ -1,19 +1,20 @@
-//! The driver's error type.
+//! The error type of the drivers' calls, one for all drivers so that code moving between
+//! them handles the same cases.
 
 use core::fmt;
 use std::io;
 
-use ssh_proto::DisconnectReason;
-use ssh_proto::connection::{ChannelError, OpenFailure};
+use crate::DisconnectReason;
+use crate::connection::{ChannelError, OpenFailure};
 
-/// Why a blocking call failed.
+/// Why a driver's call failed (a `Session`'s or a `Channel`'s, blocking or async).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing the stream failed.
     Io(io::Error),
     /// The protocol core refused a command or the peer broke the protocol.
-    Protocol(ssh_proto::Error),
+    Protocol(crate::Error),
     /// The connection is gone: the peer or we disconnected, or the stream ended.
     Disconnected {
         /// The reason code.
@@ -78,8 +79,8 @@ impl From<io::Error> for Error {
     }
 }
 
-impl From<ssh_proto::Error> for Error {
-    fn from(e: ssh_proto::Error) -> Self {
+impl From<crate::Error> for Error {
+    fn from(e: crate::Error) -> Self {
         Self::Protocol(e)
     }
 }

@@ -1,0 +1,175 @@
+//! Channel handles: standard output and input as `AsyncRead`/`AsyncWrite`, requests, exit
+//! status.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ssh_proto::connection::{ChannelId, ChannelRequest, ExitStatus, PtyRequest};
+use ssh_proto::driver::ChannelStream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::Error;
+use crate::engine::Link;
+
+/// One channel (a session, a forwarded connection…). Reading reads its standard output
+/// (data), writing writes its standard input; [`Channel::stderr`] reads standard error.
+/// Dropping it closes the channel.
+///
+/// Reads and writes are cancellation-safe: a read that is dropped consumed nothing, a
+/// write that is dropped sent nothing.
+pub struct Channel {
+    link: Arc<dyn Link>,
+    id: ChannelId,
+}
+
+/// Standard error of a [`Channel`] (extended data), readable while the channel is read
+/// from another task; on a server's channel, writing sends standard error.
+pub struct Stderr {
+    link: Arc<dyn Link>,
+    id: ChannelId,
+}
+
+impl Channel {
+    pub(crate) fn new(link: Arc<dyn Link>, id: ChannelId) -> Self {
+        Self { link, id }
+    }
+
+    /// The channel's local number.
+    pub fn id(&self) -> ChannelId {
+        self.id
+    }
+
+    /// Sends a channel request and, with `want_reply`, waits for the answer.
+    ///
+    /// Not cancellation-safe when a reply is wanted: replies pair with requests in order,
+    /// so a request whose wait was dropped leaves its reply for the next one on this
+    /// channel (it is discarded when the next request is sent, unless it arrives later).
+    async fn request(&self, request: ChannelRequest, want_reply: bool) -> Result<(), Error> {
+        let name = request.name().to_owned();
+        self.link.send_request(self.id, &request, want_reply)?;
+        if !want_reply {
+            return Ok(());
+        }
+        match poll_fn(|cx| self.link.poll_reply(cx, self.id)).await? {
+            true => Ok(()),
+            false => Err(Error::RequestRefused(name)),
+        }
+    }
+
+    /// Runs `command` on the server (`exec`).
+    pub async fn exec(&self, command: &str) -> Result<(), Error> {
+        self.request(ChannelRequest::Exec { command: command.as_bytes().to_vec().into() }, true).await
+    }
+
+    /// Starts the user's login shell.
+    pub async fn shell(&self) -> Result<(), Error> {
+        self.request(ChannelRequest::Shell, true).await
+    }
+
+    /// Starts a subsystem (`sftp`, …).
+    pub async fn subsystem(&self, name: &str) -> Result<(), Error> {
+        self.request(ChannelRequest::Subsystem { name: name.to_owned() }, true).await
+    }
+
+    /// Sets an environment variable for the command (the server may ignore it, as sshd
+    /// does for names outside `AcceptEnv`, so no reply is asked for).
+    pub async fn set_env(&self, name: &str, value: &str) -> Result<(), Error> {
+        self.request(ChannelRequest::Env { name: name.to_owned(), value: value.to_owned() }, false).await
+    }
+
+    /// Asks for a pseudo-terminal.
+    pub async fn request_pty(&self, term: &str, cols: u32, rows: u32) -> Result<(), Error> {
+        let pty = PtyRequest { term: term.to_owned(), cols, rows, ..PtyRequest::default() };
+        self.request(ChannelRequest::Pty(pty), true).await
+    }
+
+    /// Tells the server the terminal changed size.
+    pub async fn resize_pty(&self, cols: u32, rows: u32) -> Result<(), Error> {
+        self.request(ChannelRequest::WindowChange { cols, rows, width_px: 0, height_px: 0 }, false).await
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to the remote command.
+    pub async fn signal(&self, name: &str) -> Result<(), Error> {
+        self.request(ChannelRequest::Signal { name: name.to_owned() }, false).await
+    }
+
+    /// No more standard input (also what `shutdown` of the writer does).
+    pub fn send_eof(&self) -> Result<(), Error> {
+        self.link.eof(self.id)
+    }
+
+    /// Waits for the channel to close and returns the command's exit status or signal
+    /// (`None` if the server sent none). Cancellation-safe; bound it with
+    /// `tokio::time::timeout`.
+    pub async fn exit_status(&self) -> Result<Option<ExitStatus>, Error> {
+        poll_fn(|cx| self.link.poll_exit(cx, self.id)).await
+    }
+
+    /// A handle on the channel's standard error.
+    pub fn stderr(&self) -> Stderr {
+        Stderr { link: Arc::clone(&self.link), id: self.id }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.link.close(self.id);
+    }
+}
+
+fn poll_read_stream(
+    link: &dyn Link,
+    cx: &mut Context<'_>,
+    id: ChannelId,
+    stream: ChannelStream,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let n = std::task::ready!(link.poll_read(cx, id, stream, buf.initialize_unfilled()))?;
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+impl AsyncRead for Channel {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        poll_read_stream(&*self.link, cx, self.id, ChannelStream::Stdout, buf)
+    }
+}
+
+impl AsyncRead for Stderr {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        poll_read_stream(&*self.link, cx, self.id, ChannelStream::Stderr, buf)
+    }
+}
+
+impl AsyncWrite for Channel {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.link.poll_write(cx, self.id, ChannelStream::Stdout, data).map_err(io::Error::from)
+    }
+
+    /// Sent data is in the connection's output; the writer task delivers it.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends EOF.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.link.eof(self.id).map_err(io::Error::from))
+    }
+}
+
+impl AsyncWrite for Stderr {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.link.poll_write(cx, self.id, ChannelStream::Stderr, data).map_err(io::Error::from)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,496 @@
+//! The I/O engine of one connection: two tasks drive the sans-IO core, and user handles
+//! poll its state.
+//!
+//! - The **reader** task reads the stream, feeds the bytes to the core and has the core's
+//!   [`Demux`] sort the events into per-channel buffers and the front-end's queue.
+//! - The **writer** task sends what the core wants sent and fires its timers. It writes
+//!   without holding the state lock, so a peer that does not read cannot stop the reader.
+//!
+//! User calls lock the state (a plain mutex: it is never held across an `.await`), issue a
+//! core command and, when they must wait, leave their task's waker with what they wait
+//! for: a channel's news or room, or any change.
+
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use ssh_proto::DisconnectReason;
+use ssh_proto::connection::{
+    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
+};
+use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::Error;
+use crate::channel::Channel;
+
+/// A connection the engine can drive: either role, movable between tasks.
+pub(crate) trait Core: Driven + Send + 'static {}
+
+impl<T: Driven + Send + 'static> Core for T {}
+
+/// Wakers left by tasks waiting on something; woken all at once when it changes.
+#[derive(Default)]
+pub(crate) struct WakerList(Vec<Waker>);
+
+impl WakerList {
+    fn register(&mut self, waker: &Waker) {
+        if !self.0.iter().any(|w| w.will_wake(waker)) {
+            self.0.push(waker.clone());
+        }
+    }
+
+    fn wake(&mut self) {
+        for w in self.0.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// A channel's waiters: its readers and others waiting for news (data, EOF, close,
+/// replies, the open's outcome), and its writers waiting for room.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    news: WakerList,
+    room: WakerList,
+}
+
+impl Waiters {
+    fn wake(&mut self, change: Change) {
+        if change.news() {
+            self.news.wake();
+        }
+        if change.room() {
+            self.room.wake();
+        }
+    }
+}
+
+/// What the engine keeps per channel: the core's buffers, and its waiters.
+pub(crate) type ChannelState = ChannelBuffers<Waiters>;
+
+/// Everything behind the lock.
+pub(crate) struct State<C> {
+    pub(crate) conn: C,
+    /// The channels' buffers and the front-end's events, sorted by the core.
+    pub(crate) mux: Demux<Waiters>,
+    /// Waiters for any change (setup steps, authentication, global request replies).
+    any: WakerList,
+}
+
+/// Logs the end of the connection when it just ended.
+fn log_end(was_up: bool, ended: &Option<Ended>) {
+    if let (true, Some(end)) = (was_up, ended) {
+        tracing::debug!(reason = %end.reason, description = %end.description, "disconnected");
+    }
+}
+
+/// What a waiter waits for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wake {
+    /// Any change.
+    Any,
+    /// News on a channel.
+    News(ChannelId),
+    /// Room to send on a channel.
+    Room(ChannelId),
+}
+
+impl<C: Core> State<C> {
+    /// Feeds what the reader got; returns whether the connection is still open.
+    fn feed(&mut self, input: Input<'_>) -> bool {
+        let State { conn, mux, .. } = self;
+        let was_up = mux.ended.is_none();
+        let (open, error) = mux.feed(conn, input, Instant::now(), &mut |_, w, change| w.wake(change));
+        // A protocol error has already queued the DISCONNECT and raised the event.
+        if let Some(e) = error {
+            tracing::debug!(error = %e, "protocol error");
+        }
+        log_end(was_up, &mux.ended);
+        open
+    }
+
+    fn dispatch(&mut self) {
+        let State { conn, mux, .. } = self;
+        let was_up = mux.ended.is_none();
+        mux.dispatch(conn, &mut |_, w, change| w.wake(change));
+        log_end(was_up, &mux.ended);
+    }
+
+    fn end(&mut self, ended: Ended) {
+        self.mux.end(ended, &mut |_, w, change| w.wake(change));
+    }
+
+    pub(crate) fn mark(&mut self, id: ChannelId, change: Change) {
+        self.mux.wake(id, change, &mut |_, w, change| w.wake(change));
+    }
+
+    fn register(&mut self, wake: Wake, waker: &Waker) {
+        let list = match wake {
+            Wake::Any => &mut self.any,
+            Wake::News(id) => match self.mux.channels.get_mut(&id) {
+                Some(ch) => &mut ch.waiters.news,
+                None => &mut self.any,
+            },
+            Wake::Room(id) => match self.mux.channels.get_mut(&id) {
+                Some(ch) => &mut ch.waiters.room,
+                None => &mut self.any,
+            },
+        };
+        list.register(waker);
+    }
+
+    /// Wakes the waiters for any change.
+    fn wake_connection_waiters(&mut self) {
+        self.any.wake();
+    }
+
+    /// Taking the output freed room in the core's output buffer.
+    fn room_freed(&mut self) {
+        for ch in self.mux.channels.values_mut() {
+            ch.waiters.room.wake();
+        }
+    }
+}
+
+/// The lock and the writer's doorbell of one connection.
+pub(crate) struct Shared<C> {
+    state: Mutex<State<C>>,
+    /// Rung when the writer may have work: output, a timer that moved, the end.
+    wake_writer: Notify,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A locked view of the state that, when dropped, rings the writer if the core has output
+/// or a new deadline, and wakes the connection's waiters, so every command's output goes
+/// out without each call remembering to.
+pub(crate) struct Guard<'a, C: Core> {
+    pub(crate) st: MutexGuard<'a, State<C>>,
+    shared: &'a Shared<C>,
+    timer: Option<Instant>,
+}
+
+impl<C: Core> std::ops::Deref for Guard<'_, C> {
+    type Target = State<C>;
+    fn deref(&self) -> &State<C> {
+        &self.st
+    }
+}
+
+impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
+    fn deref_mut(&mut self) -> &mut State<C> {
+        &mut self.st
+    }
+}
+
+impl<C: Core> Drop for Guard<'_, C> {
+    fn drop(&mut self) {
+        let st = &mut *self.st;
+        if st.conn.pending_output() > 0 || st.conn.poll_timeout() != self.timer || st.conn.is_closed() {
+            self.shared.wake_writer.notify_one();
+        }
+        st.wake_connection_waiters();
+    }
+}
+
+impl<C: Core> Shared<C> {
+    /// Spawns the reader and writer tasks for `conn` over `stream` on the current runtime.
+    pub(crate) fn start<S>(conn: C, stream: S, front_end: FrontEnd) -> Arc<Self>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let shared = Arc::new(Self {
+            state: Mutex::new(State { conn, mux: Demux::new(front_end), any: WakerList::default() }),
+            wake_writer: Notify::new(),
+            reader: Mutex::new(None),
+        });
+        let (reader, writer) = tokio::io::split(stream);
+        let r = Arc::clone(&shared);
+        let reading = tokio::spawn(async move { r.read_loop(reader).await });
+        *shared.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(reading);
+        let w = Arc::clone(&shared);
+        tokio::spawn(async move { w.write_loop(writer).await });
+        shared
+    }
+
+    /// Locks the state (a panicked holder cannot poison it for everyone else: the state is
+    /// consistent at every core call boundary).
+    pub(crate) fn lock(&self) -> Guard<'_, C> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let timer = st.conn.poll_timeout();
+        Guard { st, shared: self, timer }
+    }
+
+    /// Polls `ready` once: its result, the connection's end, or `Pending` with the task's
+    /// waker left for `wake`. `ready` may issue core commands.
+    pub(crate) fn poll_for<T>(
+        &self,
+        cx: &mut Context<'_>,
+        wake: Wake,
+        ready: &mut impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
+    ) -> Poll<Result<T, Error>> {
+        let mut g = self.lock();
+        if let Some(r) = ready(&mut g.st) {
+            return Poll::Ready(r);
+        }
+        if let Some(end) = &g.st.mux.ended {
+            return Poll::Ready(Err(Error::Disconnected { reason: end.reason, description: end.description.clone() }));
+        }
+        g.st.register(wake, cx.waker());
+        Poll::Pending
+    }
+
+    /// Waits until `ready` returns `Some` or the connection ends. Cancellation-safe as long
+    /// as `ready` changes nothing when it returns `None`.
+    pub(crate) async fn wait_for<T>(
+        &self,
+        wake: Wake,
+        mut ready: impl FnMut(&mut State<C>) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        poll_fn(|cx| self.poll_for(cx, wake, &mut ready)).await
+    }
+
+    async fn read_loop<R: AsyncRead>(&self, reader: R) {
+        let mut reader = std::pin::pin!(reader);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let r = reader.read(&mut buf).await;
+            let input = match &r {
+                Ok(0) => Input::End,
+                Ok(n) => Input::Bytes(buf.get(..*n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Input::Failed(e.to_string()),
+            };
+            let mut g = self.lock();
+            let open = g.st.feed(input);
+            if !open {
+                return;
+            }
+        }
+    }
+
+    async fn write_loop<W: AsyncWrite>(&self, writer: W) {
+        let mut writer = std::pin::pin!(writer);
+        let mut out = Vec::new();
+        loop {
+            let (closed, deadline) = {
+                let mut g = self.lock();
+                let st = &mut *g.st;
+                let now = Instant::now();
+                if st.conn.poll_timeout().is_some_and(|t| t <= now) {
+                    let _ = st.conn.handle_timeout(now);
+                    st.dispatch();
+                }
+                while let Some(b) = st.conn.poll_transmit() {
+                    out.push(b);
+                }
+                if !out.is_empty() {
+                    st.room_freed();
+                }
+                // The guard's drop would ring the writer for its own taking: forget the
+                // timer it compares against instead.
+                g.timer = g.st.conn.poll_timeout();
+                (g.st.conn.is_closed(), g.st.conn.poll_timeout())
+            };
+            let mut failed = None;
+            for b in out.drain(..) {
+                if let Err(e) = writer.write_all(&b).await {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if failed.is_none()
+                && let Err(e) = writer.flush().await
+            {
+                failed = Some(e);
+            }
+            if let Some(e) = failed {
+                let mut g = self.lock();
+                g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
+                g.st.dispatch();
+                drop(g);
+                self.stop_reader();
+                return;
+            }
+            if closed {
+                // The DISCONNECT (if any) is out.
+                let _ = writer.shutdown().await;
+                self.stop_reader();
+                let mut g = self.lock();
+                if g.st.mux.ended.is_none() {
+                    g.st.end(Ended { reason: DisconnectReason::ByApplication, description: "closed".into() });
+                }
+                return;
+            }
+            let has_output = self.lock().st.conn.pending_output() > 0;
+            if has_output {
+                continue;
+            }
+            match deadline {
+                Some(t) => {
+                    let t = tokio::time::Instant::from_std(t);
+                    tokio::select! {
+                        () = self.wake_writer.notified() => {}
+                        () = tokio::time::sleep_until(t) => {}
+                    }
+                }
+                None => self.wake_writer.notified().await,
+            }
+        }
+    }
+
+    fn stop_reader(&self) {
+        if let Some(h) = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            h.abort();
+        }
+    }
+
+    /// Ends the connection: DISCONNECT goes out, then the tasks stop on their own.
+    pub(crate) fn disconnect(&self, reason: DisconnectReason, description: &str) {
+        let mut g = self.lock();
+        if !g.st.conn.is_closed() {
+            g.st.conn.close(reason, description);
+            g.st.dispatch();
+        }
+    }
+
+    /// Opens a channel of `kind` and waits until the peer confirms or refuses it.
+    pub(crate) async fn open_channel(self: &Arc<Self>, kind: &ChannelKind) -> Result<Channel, Error> {
+        let id = {
+            let mut g = self.lock();
+            let id = g.st.conn.open_channel(kind)?;
+            g.st.mux.channels.insert(id, ChannelState::new(Opening::Pending));
+            id
+        };
+        // Dropped while waiting, the entry would linger: the channel handle owns it from
+        // here, and closes it when dropped.
+        let link: Arc<dyn Link> = self.clone();
+        let channel = Channel::new(link, id);
+        self.wait_for(Wake::News(id), |st| {
+            Some(st.mux.open_outcome(id)?.map_err(|(reason, description)| Error::ChannelOpen { reason, description }))
+        })
+        .await?;
+        Ok(channel)
+    }
+
+    /// Sends a global request and waits for its reply.
+    pub(crate) async fn global_request(&self, request: &GlobalRequest) -> Result<GlobalReply, Error> {
+        let token = self.lock().st.conn.global_request(request, true)?;
+        let Some(token) = token else { return Err(Error::RequestRefused(request.name().to_owned())) };
+        self.wait_for(Wake::Any, |st| st.mux.take_global_reply(token).map(Ok)).await
+    }
+}
+
+/// The channel operations a [`Channel`] handle needs, whatever the role.
+pub(crate) trait Link: Send + Sync {
+    fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        stream: ChannelStream,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Error>>;
+    fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        stream: ChannelStream,
+        data: &[u8],
+    ) -> Poll<Result<usize, Error>>;
+    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), Error>;
+    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<bool, Error>>;
+    fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>>;
+    fn eof(&self, id: ChannelId) -> Result<(), Error>;
+    fn close(&self, id: ChannelId);
+}
+
+impl<C: Core> Link for Shared<C> {
+    fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        stream: ChannelStream,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Error>> {
+        self.poll_for(cx, Wake::News(id), &mut |st| {
+            let State { conn, mux, .. } = st;
+            mux.read(conn, id, stream, buf).map(Ok)
+        })
+    }
+
+    fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        stream: ChannelStream,
+        data: &[u8],
+    ) -> Poll<Result<usize, Error>> {
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_for(cx, Wake::Room(id), &mut |st| {
+            let sent = match stream {
+                ChannelStream::Stdout => st.conn.channel_send(id, data),
+                ChannelStream::Stderr => st.conn.channel_send_extended(id, 1, data),
+            };
+            match sent {
+                Ok(0) | Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
+                Ok(n) => Some(Ok(n)),
+                Err(e) => Some(Err(Error::Channel(e))),
+            }
+        })
+    }
+
+    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), Error> {
+        let mut g = self.lock();
+        g.st.conn.channel_request(id, request, want_reply)?;
+        if let Some(ch) = g.st.mux.channels.get_mut(&id) {
+            ch.replies.clear();
+        }
+        Ok(())
+    }
+
+    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<bool, Error>> {
+        self.poll_for(cx, Wake::News(id), &mut |st| st.mux.take_reply(id).map(Ok))
+    }
+
+    fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>> {
+        self.poll_for(cx, Wake::News(id), &mut |st| match st.mux.channels.get(&id) {
+            None => Some(Ok(None)),
+            Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
+            Some(_) => None,
+        })
+    }
+
+    fn eof(&self, id: ChannelId) -> Result<(), Error> {
+        let mut g = self.lock();
+        // A writer of another handle waits in vain from now on: let it find out.
+        g.st.mark(id, Change::Room);
+        match g.st.conn.channel_eof(id) {
+            Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
+            Err(e) => Err(Error::Channel(e)),
+        }
+    }
+
+    fn close(&self, id: ChannelId) {
+        let mut g = self.lock();
+        let _ = g.st.conn.channel_close(id);
+        let closed = match g.st.mux.channels.get_mut(&id) {
+            Some(ch) => {
+                ch.dropped = true;
+                ch.closed
+            }
+            None => false,
+        };
+        if closed {
+            if let Some(mut ch) = g.st.mux.channels.remove(&id) {
+                ch.waiters.wake(Change::Gone);
+            }
+        } else {
+            g.st.mark(id, Change::Both);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! A client connection: the blocking driver's `Session`, async. The handshake, each
+//! authentication method as its own call, and channels.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ssh_proto::client::Identity;
+use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
+use ssh_proto::driver::{AuthOutcome, AuthStep, FrontEnd, HostKeyVerifier};
+use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::Error;
+use crate::channel::Channel;
+use crate::engine::{Shared, Wake};
+
+/// An SSH client connection driven by two tasks on the current tokio runtime.
+///
+/// Dropping it closes the connection. Its futures are cancellation-safe unless their
+/// documentation says otherwise; bound them with `tokio::time::timeout`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use ssh_tokio::{AuthOutcome, Session};
+/// use tokio::io::AsyncReadExt;
+///
+/// let tcp = tokio::net::TcpStream::connect("127.0.0.1:22").await?;
+/// tcp.set_nodelay(true)?;
+/// let session = Session::handshake(tcp, Default::default(), |_key: &_| Ok(())).await?;
+/// assert_eq!(session.auth_password("me", "secret").await?, AuthOutcome::Success);
+/// let mut ch = session.open_session().await?;
+/// ch.exec("uname -a").await?;
+/// let mut out = Vec::new();
+/// ch.read_to_end(&mut out).await?;
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    shared: Arc<Shared<client::Connection>>,
+    host_key: ServerHostKey,
+    banner: Mutex<Option<String>>,
+}
+
+impl Session {
+    /// Runs the handshake over `stream` (any `AsyncRead + AsyncWrite`: TCP, a Unix socket,
+    /// a channel of another session): version exchange, key exchange, and the host key
+    /// decision by `verifier`. A refused key disconnects with `HOST_KEY_NOT_VERIFIABLE` and
+    /// returns [`Error::HostKeyRejected`].
+    ///
+    /// Cancelling it drops the connection.
+    pub async fn handshake<S>(
+        stream: S,
+        config: client::Config,
+        mut verifier: impl HostKeyVerifier,
+    ) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+        let conn = client::Connection::new(Arc::new(config), Instant::now(), rng)?;
+        let shared = Shared::start(conn, stream, FrontEnd::NONE);
+        // Until it is returned, a failure or a cancellation ends the connection.
+        let guard = Closer(Some(Arc::clone(&shared)));
+        let (token, key) = shared.wait_for(Wake::Any, |st| st.mux.take_host_key().map(Ok)).await?;
+        tracing::debug!(key = %key.to_openssh(), "server host key");
+        if let Err(why) = verifier.verify(&key) {
+            tracing::info!(%why, "host key rejected");
+            {
+                let mut g = shared.lock();
+                let _ = g.st.conn.reject_host_key(token);
+            }
+            shared.disconnect(DisconnectReason::HostKeyNotVerifiable, "host key rejected");
+            return Err(Error::HostKeyRejected(why));
+        }
+        shared.lock().st.conn.accept_host_key(token)?;
+        shared.wait_for(Wake::Any, |st| st.conn.is_established().then_some(Ok(()))).await?;
+        drop(guard.disarm());
+        Ok(Self { shared, host_key: key, banner: Mutex::new(None) })
+    }
+
+    /// The server's host key, as verified.
+    pub fn remote_host_key(&self) -> &ServerHostKey {
+        &self.host_key
+    }
+
+    /// The server's authentication banner, if it sent one.
+    pub fn banner(&self) -> Option<String> {
+        self.banner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The algorithms of the current keys.
+    pub fn negotiated(&self) -> Option<ssh_proto::Negotiated> {
+        self.shared.lock().st.conn.negotiated()
+    }
+
+    /// Completed key exchanges (the first one included).
+    pub fn key_exchanges(&self) -> u64 {
+        self.shared.lock().st.conn.key_exchanges()
+    }
+
+    /// Whether authentication has succeeded.
+    pub fn is_authenticated(&self) -> bool {
+        self.shared.lock().st.conn.is_authenticated()
+    }
+
+    /// Whether the connection is still up.
+    pub fn is_active(&self) -> bool {
+        self.shared.lock().st.mux.ended.is_none()
+    }
+
+    /// Waits for the outcome of the authentication request just sent. Keyboard-interactive
+    /// prompts get empty answers, so the server moves on; there is no agent signer here.
+    ///
+    /// Not cancellation-safe: the request stays in flight, and its outcome would be taken
+    /// by the next authentication call.
+    async fn auth_outcome(&self) -> Result<AuthOutcome, Error> {
+        loop {
+            let step = self
+                .shared
+                .wait_for(Wake::Any, |st| {
+                    let banner = &mut |message| *self.banner.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                    st.mux.take_auth_step(banner).map(Ok)
+                })
+                .await?;
+            let mut g = self.shared.lock();
+            match step {
+                AuthStep::Done(outcome) => {
+                    tracing::debug!(?outcome, "authentication");
+                    return Ok(outcome);
+                }
+                AuthStep::Prompts(_) => g.st.conn.auth_info_response(&[])?,
+                AuthStep::Sign { token, .. } => g.st.conn.signature_failed(token)?,
+            }
+        }
+    }
+
+    /// `none` authentication (learns the allowed methods, or logs in a user without one).
+    pub async fn auth_none(&self, user: &str) -> Result<AuthOutcome, Error> {
+        self.shared.lock().st.conn.auth_none(user)?;
+        self.auth_outcome().await
+    }
+
+    /// Password authentication (falls back to keyboard-interactive with the same password
+    /// when the server only offers that, as Paramiko does).
+    pub async fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
+        self.shared.lock().st.conn.auth_password(user, password)?;
+        self.auth_outcome().await
+    }
+
+    /// Public key authentication with a local key (the core signs).
+    pub async fn auth_publickey(&self, user: &str, key: Arc<KeyPair>) -> Result<AuthOutcome, Error> {
+        self.shared.lock().st.conn.auth_publickey(user, Identity::Key(key))?;
+        self.auth_outcome().await
+    }
+
+    /// Opens a session channel (for exec, shell, subsystem). Dropping the future before
+    /// it finishes closes the channel once it opens.
+    pub async fn open_session(&self) -> Result<Channel, Error> {
+        self.open_channel(&ChannelKind::Session).await
+    }
+
+    /// Opens a channel of any type.
+    pub async fn open_channel(&self, kind: &ChannelKind) -> Result<Channel, Error> {
+        self.shared.open_channel(kind).await
+    }
+
+    /// Opens a `direct-tcpip` channel to `host:port` through the server (`ssh -L`, a jump
+    /// host's next hop).
+    pub async fn open_direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+        originator: &str,
+        originator_port: u16,
+    ) -> Result<Channel, Error> {
+        let kind = ChannelKind::DirectTcpip {
+            host: host.to_owned(),
+            port: u32::from(port),
+            originator: originator.to_owned(),
+            originator_port: u32::from(originator_port),
+        };
+        self.open_channel(&kind).await
+    }
+
+    /// Sends a global request and waits for the reply (Paramiko's `global_request`).
+    pub async fn global_request(&self, request: &GlobalRequest) -> Result<GlobalReply, Error> {
+        self.shared.global_request(request).await
+    }
+
+    /// Starts a key exchange now (Paramiko's `renegotiate_keys`); traffic keeps moving.
+    pub fn rekey(&self) -> Result<(), Error> {
+        Ok(self.shared.lock().st.conn.rekey()?)
+    }
+
+    /// Sends an `SSH_MSG_IGNORE` with `data` (Paramiko's `send_ignore`).
+    pub fn send_ignore(&self, data: &[u8]) -> Result<(), Error> {
+        Ok(self.shared.lock().st.conn.send_ignore(data)?)
+    }
+
+    /// Ends the connection: DISCONNECT goes out, the tasks stop.
+    pub fn close(&self) {
+        self.shared.disconnect(DisconnectReason::ByApplication, "closed by the application");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Ends the connection when dropped, unless disarmed.
+struct Closer(Option<Arc<Shared<client::Connection>>>);
+
+impl Closer {
+    fn disarm(mut self) -> Option<Arc<Shared<client::Connection>>> {
+        self.0.take()
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.disconnect(DisconnectReason::ByApplication, "handshake failed");
+        }
+    }
+}
