@@ -9,9 +9,11 @@
 
 mod channel;
 mod engine;
+mod forward;
 mod session;
 
 pub use channel::{Channel, Stderr};
+pub use forward::{LocalForward, pump};
 pub use session::Session;
 pub use ssh_proto::driver::{AuthOutcome, Error, HostKeyVerifier};
 
