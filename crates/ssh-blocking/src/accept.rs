@@ -7,26 +7,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
-use ssh_proto::Event;
 use ssh_proto::client;
 use ssh_proto::connection::{ChannelKind, OpenFailure};
+pub use ssh_proto::driver::Forwarded;
 
 use crate::Error;
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
-
-/// Where a connection on a remotely forwarded port came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Forwarded {
-    /// The address the server listens on, as requested.
-    pub address: String,
-    /// The port the server listens on.
-    pub port: u32,
-    /// Address of the peer that connected to the server.
-    pub originator: String,
-    /// Its port.
-    pub originator_port: u32,
-}
 
 /// Serves a connection that arrived on a remotely forwarded port.
 pub(crate) type ForwardHandler = Arc<dyn Fn(Channel, Forwarded) + Send + Sync>;
@@ -119,13 +106,9 @@ impl Acceptor {
 
     fn run(&self, shared: &Arc<Shared<client::Connection>>) {
         loop {
-            let Ok((id, kind)) = shared.wait_for(Wake::Events, None, "a channel open", |st| {
-                let at = st.mux.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
-                match st.mux.events.remove(at) {
-                    Some(Event::ChannelOpenRequest { id, kind }) => Some(Ok((id, kind))),
-                    _ => None,
-                }
-            }) else {
+            let Ok((id, kind)) =
+                shared.wait_for(Wake::Events, None, "a channel open", |st| st.mux.take_channel_open().map(Ok))
+            else {
                 return;
             };
             let job: Option<Box<dyn FnOnce(Channel) + Send>> = match kind {

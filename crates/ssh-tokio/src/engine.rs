@@ -367,13 +367,18 @@ impl<C: Core> Shared<C> {
         };
         // Dropped while waiting, the entry would linger: the channel handle owns it from
         // here, and closes it when dropped.
-        let link: Arc<dyn Link> = self.clone();
-        let channel = Channel::new(link, id);
+        let channel = self.channel(id);
         self.wait_for(Wake::News(id), |st| {
             Some(st.mux.open_outcome(id)?.map_err(|(reason, description)| Error::ChannelOpen { reason, description }))
         })
         .await?;
         Ok(channel)
+    }
+
+    /// A handle on channel `id`, which has an entry already.
+    pub(crate) fn channel(self: &Arc<Self>, id: ChannelId) -> Channel {
+        let link: Arc<dyn Link> = self.clone();
+        Channel::new(link, id)
     }
 
     /// Sends a global request and waits for its reply.

@@ -15,7 +15,7 @@ mod session;
 pub use channel::{Channel, Stderr};
 pub use forward::{LocalForward, pump};
 pub use session::Session;
-pub use ssh_proto::driver::{AuthOutcome, Error, HostKeyVerifier};
+pub use ssh_proto::driver::{AuthOutcome, Error, Forwarded, HostKeyVerifier};
 
 /// Re-exported so users name the core's types through one crate.
 pub use ssh_proto;

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ssh_proto::client::Identity;
-use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
-use ssh_proto::driver::{AuthOutcome, AuthStep, FrontEnd, HostKeyVerifier};
+use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest, OpenFailure};
+use ssh_proto::driver::{AuthOutcome, AuthStep, Forwarded, FrontEnd, HostKeyVerifier, Opening};
 use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::Error;
 use crate::channel::Channel;
-use crate::engine::{Shared, Wake};
+use crate::engine::{ChannelState, Shared, Wake};
 
 /// An SSH client connection driven by two tasks on the current tokio runtime.
 ///
@@ -184,6 +184,51 @@ impl Session {
     /// Sends a global request and waits for the reply (Paramiko's `global_request`).
     pub async fn global_request(&self, request: &GlobalRequest) -> Result<GlobalReply, Error> {
         self.shared.global_request(request).await
+    }
+
+    /// Asks the server to listen on `address:port` (`ssh -R`; port 0: any) and returns the
+    /// port it bound. Connections to it arrive through [`Session::accept`].
+    pub async fn request_port_forward(&self, address: &str, port: u32) -> Result<u32, Error> {
+        self.shared.lock().st.mux.front_end.channel_opens = true;
+        let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
+        match self.global_request(&request).await? {
+            GlobalReply::Success { bound_port, .. } => Ok(bound_port.unwrap_or(port)),
+            GlobalReply::Failure => Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}"))),
+        }
+    }
+
+    /// Stops a remote forward.
+    pub async fn cancel_port_forward(&self, address: &str, port: u32) -> Result<(), Error> {
+        let request = GlobalRequest::CancelTcpipForward { address: address.to_owned(), port };
+        match self.global_request(&request).await? {
+            GlobalReply::Success { .. } => Ok(()),
+            GlobalReply::Failure => Err(Error::RequestRefused(format!("cancel-tcpip-forward {address}:{port}"))),
+        }
+    }
+
+    /// The next connection to a remotely forwarded port (Paramiko's `accept`), once one
+    /// arrives; channels the server opens that were not asked for are refused on the way.
+    /// Cancellation-safe: a connection is taken only when it is returned. Until it is
+    /// called, the server's opens wait.
+    pub async fn accept(&self) -> Result<(Channel, Forwarded), Error> {
+        let (id, from) = self
+            .shared
+            .wait_for(Wake::Any, |st| {
+                loop {
+                    let (id, kind) = st.mux.take_channel_open()?;
+                    let ChannelKind::ForwardedTcpip { address, port, originator, originator_port } = kind else {
+                        let _ = st.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "not requested");
+                        continue;
+                    };
+                    if let Err(e) = st.conn.accept_channel(id) {
+                        return Some(Err(e.into()));
+                    }
+                    st.mux.channels.insert(id, ChannelState::new(Opening::Open));
+                    return Some(Ok((id, Forwarded { address, port, originator, originator_port })));
+                }
+            })
+            .await?;
+        Ok((self.shared.channel(id), from))
     }
 
     /// Starts a key exchange now (Paramiko's `renegotiate_keys`); traffic keeps moving.

@@ -336,3 +336,55 @@ async fn local_forward_through_sshd() {
     drop(forward);
     echoing.abort();
 }
+
+/// `-R` through sshd: the server listens on a port it picks, a local client connects to it,
+/// the connection arrives through `accept` and is echoed back, 8 MiB compared; after the
+/// cancel the port refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_forward_through_sshd() {
+    require_peers!(Peer::Sshd);
+    let sshd = Sshd::start().unwrap();
+    let s = Arc::new(login(&sshd, client::Config::default()).await);
+    timeout(LIMIT, async {
+        let port = s.request_port_forward("127.0.0.1", 0).await.unwrap();
+        assert_ne!(port, 0);
+        let server = Arc::clone(&s);
+        let echoing = tokio::spawn(async move {
+            let (mut ch, from) = server.accept().await.unwrap();
+            assert_eq!((from.address.as_str(), from.port), ("127.0.0.1", port));
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = ch.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                ch.write_all(&buf[..n]).await.unwrap();
+            }
+            ch.shutdown().await.unwrap();
+            // Keep the channel until the client has everything.
+            ch.exit_status().await.unwrap();
+        });
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port as u16)).await.unwrap();
+        let (mut rd, mut wr) = tcp.into_split();
+        let data = pattern(8 << 20, 5);
+        let sent = data.clone();
+        let writer = tokio::spawn(async move {
+            wr.write_all(&sent).await.unwrap();
+            wr.shutdown().await.unwrap();
+        });
+        let mut got = Vec::new();
+        rd.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap();
+        assert!(
+            got == data,
+            "the forwarded connection returned {} of {} bytes, or changed them",
+            got.len(),
+            data.len()
+        );
+        echoing.await.unwrap();
+        s.cancel_port_forward("127.0.0.1", port).await.unwrap();
+        assert!(tokio::net::TcpStream::connect(("127.0.0.1", port as u16)).await.is_err());
+    })
+    .await
+    .expect("within the time limit");
+}

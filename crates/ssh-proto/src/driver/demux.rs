@@ -108,6 +108,19 @@ pub enum ChannelStream {
     Stderr,
 }
 
+/// Where a connection on a remotely forwarded port came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The address the server listens on, as requested.
+    pub address: String,
+    /// The port the server listens on.
+    pub port: u32,
+    /// Address of the peer that connected to the server.
+    pub originator: String,
+    /// Its port.
+    pub originator_port: u32,
+}
+
 /// What a driver's reader got from its stream.
 #[derive(Debug)]
 pub enum Input<'a> {
@@ -276,6 +289,15 @@ impl<W> Demux<W> {
         match ch.replies.pop_front() {
             Some((_, success)) => Some(success),
             None => ch.closed.then_some(false),
+        }
+    }
+
+    /// The peer's oldest channel open waiting for the front end's answer.
+    pub fn take_channel_open(&mut self) -> Option<(ChannelId, crate::connection::ChannelKind)> {
+        let at = self.events.iter().position(|e| matches!(e, Event::ChannelOpenRequest { .. }))?;
+        match self.events.remove(at)? {
+            Event::ChannelOpenRequest { id, kind } => Some((id, kind)),
+            _ => None,
         }
     }
 

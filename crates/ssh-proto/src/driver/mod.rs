@@ -14,7 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 pub use auth::{AuthOutcome, AuthStep, HostKeyVerifier};
-pub use demux::{Change, ChannelBuffers, ChannelStream, Demux, Ended, FrontEnd, Input, Opening, STDERR_READ_AHEAD};
+pub use demux::{
+    Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, Opening, STDERR_READ_AHEAD,
+};
 pub use error::Error;
 pub use incoming::Incoming;
 
