@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest, OpenFailure};
 use ssh_proto::driver::{AuthOutcome, AuthStep, Forwarded, FrontEnd, HostKeyVerifier, Opening};
@@ -13,6 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::Error;
 use crate::channel::Channel;
 use crate::engine::{ChannelState, Shared, Wake};
+
+/// Answers one round of keyboard-interactive prompts, one answer per prompt.
+type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;
 
 /// An SSH client connection driven by two tasks on the current tokio runtime.
 ///
@@ -77,6 +81,18 @@ impl Session {
         Ok(Self { shared, host_key: key, banner: Mutex::new(None) })
     }
 
+    /// Connects over TCP to `addr` (with `TCP_NODELAY`, as every handshake round trip
+    /// needs) and runs [`Session::handshake`].
+    pub async fn connect(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: client::Config,
+        verifier: impl HostKeyVerifier,
+    ) -> Result<Self, Error> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        Self::handshake(tcp, config, verifier).await
+    }
+
     /// The server's host key, as verified.
     pub fn remote_host_key(&self) -> &ServerHostKey {
         &self.host_key
@@ -107,12 +123,13 @@ impl Session {
         self.shared.lock().st.mux.ended.is_none()
     }
 
-    /// Waits for the outcome of the authentication request just sent. Keyboard-interactive
-    /// prompts get empty answers, so the server moves on; there is no agent signer here.
+    /// Waits for the outcome of the authentication request just sent, answering
+    /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
+    /// moves on); there is no agent signer here.
     ///
     /// Not cancellation-safe: the request stays in flight, and its outcome would be taken
     /// by the next authentication call.
-    async fn auth_outcome(&self) -> Result<AuthOutcome, Error> {
+    async fn auth_outcome(&self, mut answer: Option<&mut PromptAnswerer<'_>>) -> Result<AuthOutcome, Error> {
         loop {
             let step = self
                 .shared
@@ -127,7 +144,13 @@ impl Session {
                     tracing::debug!(?outcome, "authentication");
                     return Ok(outcome);
                 }
-                AuthStep::Prompts(_) => g.st.conn.auth_info_response(&[])?,
+                AuthStep::Prompts(request) => {
+                    // The answerer runs without the lock held.
+                    drop(g);
+                    let replies = answer.as_mut().map(|f| f(&request)).unwrap_or_default();
+                    let refs: Vec<&str> = replies.iter().map(String::as_str).collect();
+                    self.shared.lock().st.conn.auth_info_response(&refs)?;
+                }
                 AuthStep::Sign { token, .. } => g.st.conn.signature_failed(token)?,
             }
         }
@@ -136,20 +159,32 @@ impl Session {
     /// `none` authentication (learns the allowed methods, or logs in a user without one).
     pub async fn auth_none(&self, user: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_none(user)?;
-        self.auth_outcome().await
+        self.auth_outcome(None).await
     }
 
     /// Password authentication (falls back to keyboard-interactive with the same password
     /// when the server only offers that, as Paramiko does).
     pub async fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_password(user, password)?;
-        self.auth_outcome().await
+        self.auth_outcome(None).await
+    }
+
+    /// Keyboard-interactive authentication: `answer` gets each round of prompts and returns
+    /// one answer per prompt (Paramiko's `auth_interactive`).
+    pub async fn auth_interactive(
+        &self,
+        user: &str,
+        submethods: &str,
+        mut answer: impl FnMut(&InfoRequest) -> Vec<String>,
+    ) -> Result<AuthOutcome, Error> {
+        self.shared.lock().st.conn.auth_keyboard_interactive(user, submethods)?;
+        self.auth_outcome(Some(&mut answer)).await
     }
 
     /// Public key authentication with a local key (the core signs).
     pub async fn auth_publickey(&self, user: &str, key: Arc<KeyPair>) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_publickey(user, Identity::Key(key))?;
-        self.auth_outcome().await
+        self.auth_outcome(None).await
     }
 
     /// Opens a session channel (for exec, shell, subsystem). Dropping the future before
