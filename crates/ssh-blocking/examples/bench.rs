@@ -1,5 +1,6 @@
-//! End-to-end benchmark on loopback, in one run: our blocking client, OpenSSH's `ssh` and
-//! Paramiko against OpenSSH's sshd, and OpenSSH's `ssh` against our `sshd` example.
+//! End-to-end benchmark on loopback, in one run: our blocking and async (tokio) clients,
+//! OpenSSH's `ssh` and Paramiko against OpenSSH's sshd, and OpenSSH's `ssh` against our
+//! `sshd` example.
 //!
 //! ```text
 //! cargo build --release -p ssh-blocking --examples
@@ -199,6 +200,80 @@ fn our_transfer(s: &Setup, port: u16, cipher: Cipher, size: u64, upload: bool) -
     Ok(start.elapsed())
 }
 
+/// The async client (ssh-tokio), in this process, on a two-worker runtime: the same
+/// transfer through `AsyncRead`/`AsyncWrite`.
+fn tokio_transfer(
+    rt: &tokio::runtime::Runtime,
+    s: &Setup,
+    port: u16,
+    cipher: Cipher,
+    size: u64,
+    upload: bool,
+) -> Result<Duration, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt.block_on(async {
+        let start = Instant::now();
+        let session = tokio_session(s, port, cipher).await?;
+        let mut ch = session.open_session().await.map_err(|e| e.to_string())?;
+        if upload {
+            ch.exec("cat > /dev/null").await.map_err(|e| e.to_string())?;
+            let chunk = vec![0u8; 256 * 1024];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                ch.write_all(&chunk[..n]).await.map_err(|e| e.to_string())?;
+                left -= n as u64;
+            }
+            ch.shutdown().await.map_err(|e| e.to_string())?;
+        } else {
+            ch.exec(&format!("head -c {size} /dev/zero")).await.map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut got = 0u64;
+            loop {
+                let n = ch.read(&mut buf).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                got += n as u64;
+            }
+            if got != size {
+                return Err(format!("we received {got} of {size} bytes"));
+            }
+        }
+        let status = ch.exit_status().await.map_err(|e| e.to_string())?;
+        if status != Some(ssh_blocking::ssh_proto::connection::ExitStatus::Code(0)) {
+            return Err(format!("exit {status:?}"));
+        }
+        session.close();
+        Ok(start.elapsed())
+    })
+}
+
+async fn tokio_session(s: &Setup, port: u16, cipher: Cipher) -> Result<ssh_tokio::Session, String> {
+    let mut config = client::Config::default();
+    config.transport.algorithms.cipher = AlgorithmList::new([cipher]);
+    let trust = |_: &ssh_blocking::ssh_proto::ServerHostKey| Ok(());
+    let session = ssh_tokio::Session::connect(("127.0.0.1", port), config, trust).await.map_err(|e| e.to_string())?;
+    match session.auth_publickey(&s.user, Arc::clone(&s.key)).await.map_err(|e| e.to_string())? {
+        AuthOutcome::Success => Ok(session),
+        other => Err(format!("auth: {other:?}")),
+    }
+}
+
+fn connects_tokio(rt: &tokio::runtime::Runtime, s: &Setup, port: u16, n: u32) -> Result<Duration, String> {
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..n {
+            let session = tokio_session(s, port, Cipher::Aes128Gcm).await?;
+            let ch = session.open_session().await.map_err(|e| e.to_string())?;
+            ch.exec("true").await.map_err(|e| e.to_string())?;
+            ch.exit_status().await.map_err(|e| e.to_string())?;
+            session.close();
+        }
+        Ok(start.elapsed())
+    })
+}
+
 const PARAMIKO: &str = r#"
 import sys, time, paramiko
 port, user, key, cipher, size, mode, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
@@ -366,15 +441,21 @@ fn run() -> Result<(), String> {
     );
     println!();
     println!(
-        "| workload | cipher | OpenSSH ssh → OpenSSH sshd | ours → OpenSSH sshd | OpenSSH ssh → our sshd | Paramiko → OpenSSH sshd |"
+        "| workload | cipher | OpenSSH ssh → OpenSSH sshd | ours → OpenSSH sshd | ours (tokio) → OpenSSH sshd | OpenSSH ssh → our sshd | Paramiko → OpenSSH sshd |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     for (cipher, name) in
         [(Cipher::Aes128Gcm, "aes128-gcm@openssh.com"), (Cipher::ChaCha20Poly1305, "chacha20-poly1305@openssh.com")]
     {
         for upload in [false, true] {
             let base = rate(size, rounds, |n| openssh_transfer(&s, sshd_port, name, n, upload))?;
             let us = rate(size, rounds, |n| our_transfer(&s, sshd_port, cipher, n, upload))?;
+            let tk = rate(size, rounds, |n| tokio_transfer(&rt, &s, sshd_port, cipher, n, upload))?;
             let our_server = rate(size, rounds, |n| openssh_transfer(&s, s.ours_port, name, n, upload))?;
             let pm = match (have_paramiko, cipher) {
                 (true, Cipher::Aes128Gcm) => {
@@ -386,10 +467,11 @@ fn run() -> Result<(), String> {
                 (false, _) => "(Paramiko not installed)".to_owned(),
             };
             println!(
-                "| {} | {} | {base:.0} MB/s (1.00×) | {us:.0} MB/s ({:.2}×) | {our_server:.0} MB/s ({:.2}×) | {pm} |",
+                "| {} | {} | {base:.0} MB/s (1.00×) | {us:.0} MB/s ({:.2}×) | {tk:.0} MB/s ({:.2}×) | {our_server:.0} MB/s ({:.2}×) | {pm} |",
                 if upload { "upload" } else { "download" },
                 name.split('@').next().unwrap_or(name),
                 us / base,
+                tk / base,
                 our_server / base,
             );
         }
@@ -398,6 +480,7 @@ fn run() -> Result<(), String> {
     let rate = |d: Duration| f64::from(n) / d.as_secs_f64();
     let base = rate(best(rounds, || connects_openssh(&s, sshd_port, n))?);
     let us = rate(best(rounds, || connects_ours(&s, sshd_port, n))?);
+    let tk = rate(best(rounds, || connects_tokio(&rt, &s, sshd_port, n))?);
     let our_server = rate(best(rounds, || connects_openssh(&s, s.ours_port, n))?);
     let pm = if have_paramiko {
         let v = rate(best(1, || paramiko(&s, sshd_port, "aes128-gcm@openssh.com", 0, "connect", n))?);
@@ -406,8 +489,9 @@ fn run() -> Result<(), String> {
         "(Paramiko not installed)".to_owned()
     };
     println!(
-        "| connect + auth + exec | aes128-gcm | {base:.1}/s (1.00×) | {us:.1}/s ({:.2}×) | {our_server:.1}/s ({:.2}×) | {pm} |",
+        "| connect + auth + exec | aes128-gcm | {base:.1}/s (1.00×) | {us:.1}/s ({:.2}×) | {tk:.1}/s ({:.2}×) | {our_server:.1}/s ({:.2}×) | {pm} |",
         us / base,
+        tk / base,
         our_server / base
     );
     drop(s.ours);

@@ -489,11 +489,14 @@ impl<C: Core> Shared<C> {
             g.mux.channels.insert(id, ChannelState::new(Opening::Pending));
             id
         };
+        // The handle owns the entry from here: if the wait times out, dropping it closes
+        // the channel once the peer confirms it, and the entry goes.
+        let link: Arc<dyn Link> = self.clone();
+        let channel = Channel::new(link, id, None);
         self.wait_for(Wake::News(id), deadline, "the channel to open", |st| {
             Some(st.mux.open_outcome(id)?.map_err(|(reason, description)| Error::ChannelOpen { reason, description }))
         })?;
-        let link: Arc<dyn Link> = self.clone();
-        Ok(Channel::new(link, id, None))
+        Ok(channel)
     }
 
     /// Accepts the peer's channel `id` (from a `ChannelOpenRequest` event) as a handle.
@@ -610,18 +613,16 @@ impl<C: Core> Link for Shared<C> {
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
         let name = request.name().to_owned();
-        {
+        let n = {
             let mut g = self.lock();
             g.conn.channel_request(id, request, want_reply)?;
-            if let Some(ch) = g.mux.channels.get_mut(&id) {
-                ch.replies.clear();
+            if !want_reply {
+                return Ok(());
             }
-        }
-        if !want_reply {
-            return Ok(());
-        }
+            g.mux.request_sent(id)
+        };
         self.wait_for(Wake::News(id), deadline, "channel request reply", |st| {
-            let success = st.mux.take_reply(id)?;
+            let success = st.mux.take_reply(id, n)?;
             Some(if success { Ok(()) } else { Err(Error::RequestRefused(name.clone())) })
         })
     }

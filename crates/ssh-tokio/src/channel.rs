@@ -42,18 +42,15 @@ impl Channel {
         self.id
     }
 
-    /// Sends a channel request and, with `want_reply`, waits for the answer.
+    /// Sends a channel request and, with `want_reply`, waits for the answer. Requests are
+    /// numbered, so concurrent requests on one channel each get their own answer.
     ///
-    /// Not cancellation-safe when a reply is wanted: replies pair with requests in order,
-    /// so a request whose wait was dropped leaves its reply for the next one on this
-    /// channel (it is discarded when the next request is sent, unless it arrives later).
+    /// Cancelling the wait does not cancel the request: the server may still act on it
+    /// (run the command, allocate the pty); its answer is dropped.
     async fn request(&self, request: ChannelRequest, want_reply: bool) -> Result<(), Error> {
         let name = request.name().to_owned();
-        self.link.send_request(self.id, &request, want_reply)?;
-        if !want_reply {
-            return Ok(());
-        }
-        match poll_fn(|cx| self.link.poll_reply(cx, self.id)).await? {
+        let Some(n) = self.link.send_request(self.id, &request, want_reply)? else { return Ok(()) };
+        match poll_fn(|cx| self.link.poll_reply(cx, self.id, n)).await? {
             true => Ok(()),
             false => Err(Error::RequestRefused(name)),
         }
@@ -106,6 +103,14 @@ impl Channel {
     /// `tokio::time::timeout`.
     pub async fn exit_status(&self) -> Result<Option<ExitStatus>, Error> {
         poll_fn(|cx| self.link.poll_exit(cx, self.id)).await
+    }
+
+    /// How much standard error may be buffered unread before it holds back the channel's
+    /// window (default 128 MiB, so a command flooding both streams cannot stall standard
+    /// output while nobody reads standard error; lower it when many channels run and
+    /// standard error may go unread).
+    pub fn set_stderr_read_ahead(&self, bytes: usize) {
+        self.link.set_stderr_read_ahead(self.id, bytes);
     }
 
     /// A handle on the channel's standard error.

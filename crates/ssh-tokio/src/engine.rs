@@ -79,6 +79,10 @@ pub(crate) struct State<C> {
     pub(crate) mux: Demux<Waiters>,
     /// Waiters for any change (setup steps, authentication, global request replies).
     any: WakerList,
+    /// The core raised events or the connection ended since `any` was last woken. What
+    /// those waiters look at changes only then; waking them on every unlock would wake a
+    /// waiter with its own poll's unlock, and it would spin.
+    any_changed: bool,
 }
 
 /// Logs the end of the connection when it just ended.
@@ -102,6 +106,7 @@ pub(crate) enum Wake {
 impl<C: Core> State<C> {
     /// Feeds what the reader got; returns whether the connection is still open.
     fn feed(&mut self, input: Input<'_>) -> bool {
+        self.any_changed = true;
         let State { conn, mux, .. } = self;
         let was_up = mux.ended.is_none();
         let (open, error) = mux.feed(conn, input, Instant::now(), &mut |_, w, change| w.wake(change));
@@ -114,6 +119,7 @@ impl<C: Core> State<C> {
     }
 
     fn dispatch(&mut self) {
+        self.any_changed = true;
         let State { conn, mux, .. } = self;
         let was_up = mux.ended.is_none();
         mux.dispatch(conn, &mut |_, w, change| w.wake(change));
@@ -121,6 +127,7 @@ impl<C: Core> State<C> {
     }
 
     fn end(&mut self, ended: Ended) {
+        self.any_changed = true;
         self.mux.end(ended, &mut |_, w, change| w.wake(change));
     }
 
@@ -143,9 +150,11 @@ impl<C: Core> State<C> {
         list.register(waker);
     }
 
-    /// Wakes the waiters for any change.
+    /// Wakes the waiters for any change, when there was one.
     fn wake_connection_waiters(&mut self) {
-        self.any.wake();
+        if std::mem::take(&mut self.any_changed) {
+            self.any.wake();
+        }
     }
 
     /// Taking the output freed room in the core's output buffer.
@@ -203,7 +212,12 @@ impl<C: Core> Shared<C> {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let shared = Arc::new(Self {
-            state: Mutex::new(State { conn, mux: Demux::new(front_end), any: WakerList::default() }),
+            state: Mutex::new(State {
+                conn,
+                mux: Demux::new(front_end),
+                any: WakerList::default(),
+                any_changed: false,
+            }),
             wake_writer: Notify::new(),
             reader: Mutex::new(None),
         });
@@ -405,8 +419,10 @@ pub(crate) trait Link: Send + Sync {
         stream: ChannelStream,
         data: &[u8],
     ) -> Poll<Result<usize, Error>>;
-    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), Error>;
-    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<bool, Error>>;
+    /// Sends the request; with `want_reply`, returns its number for `poll_reply`.
+    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<Option<u64>, Error>;
+    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId, n: u64) -> Poll<Result<bool, Error>>;
+    fn set_stderr_read_ahead(&self, id: ChannelId, bytes: usize);
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>>;
     fn eof(&self, id: ChannelId) -> Result<(), Error>;
     fn close(&self, id: ChannelId);
@@ -449,17 +465,24 @@ impl<C: Core> Link for Shared<C> {
         })
     }
 
-    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<(), Error> {
+    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<Option<u64>, Error> {
         let mut g = self.lock();
         g.st.conn.channel_request(id, request, want_reply)?;
-        if let Some(ch) = g.st.mux.channels.get_mut(&id) {
-            ch.replies.clear();
-        }
-        Ok(())
+        Ok(want_reply.then(|| g.st.mux.request_sent(id)))
     }
 
-    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<bool, Error>> {
-        self.poll_for(cx, Wake::News(id), &mut |st| st.mux.take_reply(id).map(Ok))
+    fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId, n: u64) -> Poll<Result<bool, Error>> {
+        self.poll_for(cx, Wake::News(id), &mut |st| st.mux.take_reply(id, n).map(Ok))
+    }
+
+    fn set_stderr_read_ahead(&self, id: ChannelId, bytes: usize) {
+        let mut g = self.lock();
+        let State { conn, mux, .. } = &mut *g.st;
+        let Some(ch) = mux.channels.get_mut(&id) else { return };
+        let credit = ch.stderr.set_read_ahead(bytes);
+        if credit > 0 {
+            let _ = conn.channel_consumed(id, credit);
+        }
     }
 
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>> {

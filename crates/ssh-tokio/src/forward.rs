@@ -38,7 +38,9 @@ impl LocalForward {
                 let (tcp, peer) = match listener.accept().await {
                     Ok(c) => c,
                     Err(e) => {
+                        // Out of descriptors, say: retrying at once would spin.
                         tracing::debug!(error = %e, "local forward: accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                         continue;
                     }
                 };

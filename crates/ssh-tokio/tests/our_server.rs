@@ -2,7 +2,10 @@
 //! in two rounds, password, a banner-free exec with stdout, stderr and exit status, and
 //! a command echoing what it reads.
 
+use std::future::Future;
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ssh_blocking::{AuthDecision, Interactive, Server, ServerHandler, ServerSession};
@@ -120,5 +123,43 @@ async fn interactive_password_and_exec() {
     })
     .await
     .expect("within the time limit");
+    stop.stop();
+}
+
+/// Counts the polls of the future it wraps.
+struct Counted<F> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: Arc<AtomicUsize>,
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// A task waiting for something that does not come sleeps: an idle `accept` is polled a
+/// handful of times, not in a loop (it once woke itself with its own poll's unlock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_wait_sleeps() {
+    let (addr, stop) = start();
+    let trust = |_: &ServerHostKey| Ok(());
+    let s = Arc::new(Session::connect(addr, client::Config::default(), trust).await.unwrap());
+    assert_eq!(s.auth_password("bob", "hunter2").await.unwrap(), AuthOutcome::Success);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let waiting = Arc::clone(&s);
+    let counted =
+        Counted { inner: Box::pin(async move { waiting.accept().await.map(|_| ()) }), polls: Arc::clone(&polls) };
+    let task = tokio::spawn(counted);
+    // Traffic on the connection meanwhile wakes the waiter a few times at most.
+    let ch = s.open_session().await.unwrap();
+    ch.exec("hello").await.unwrap();
+    assert_eq!(ch.exit_status().await.unwrap(), Some(ExitStatus::Code(4)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = polls.load(Ordering::Relaxed);
+    assert!(n < 50, "an idle accept was polled {n} times in 300 ms");
+    task.abort();
     stop.stop();
 }

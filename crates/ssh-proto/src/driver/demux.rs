@@ -11,6 +11,10 @@ use crate::{DisconnectReason, Event};
 /// Default read-ahead of a channel's standard error (see [`Incoming`]).
 pub const STDERR_READ_AHEAD: usize = 128 << 20;
 
+/// Answers kept for want-reply requests whose waiter went away (a timeout, a cancelled
+/// future): beyond this many, the oldest go.
+const UNCLAIMED_REPLIES: usize = 64;
+
 /// Whether a channel we opened is open yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opening {
@@ -48,8 +52,12 @@ pub struct ChannelBuffers<W> {
     pub discard_stdout: bool,
     /// The exit status or signal, once the channel closed with one.
     pub exit: Option<ExitStatus>,
-    /// Answers to our want-reply requests, in order: the request's name and its outcome.
-    pub replies: VecDeque<(String, bool)>,
+    /// Answers to our want-reply requests not taken yet: the request's number (see
+    /// [`Demux::request_sent`]) and its outcome. The peer answers in order.
+    replies: VecDeque<(u64, bool)>,
+    /// Numbers of the next want-reply request sent and of the next answer received.
+    requests_sent: u64,
+    replies_received: u64,
     /// The driver's waiters.
     pub waiters: W,
 }
@@ -68,6 +76,8 @@ impl<W: Default> ChannelBuffers<W> {
             discard_stdout: false,
             exit: None,
             replies: VecDeque::new(),
+            requests_sent: 0,
+            replies_received: 0,
             waiters: W::default(),
         }
     }
@@ -282,13 +292,23 @@ impl<W> Demux<W> {
         }
     }
 
-    /// The answer to our oldest want-reply request on channel `id`: `None` while it is
+    /// Records that a want-reply request went out on channel `id` (call right after the
+    /// connection's `channel_request` succeeded); returns its number for
+    /// [`Demux::take_reply`]. Numbers pair requests with answers, so requests of several
+    /// waiters, or of one that gave up, never take each other's answers.
+    pub fn request_sent(&mut self, id: ChannelId) -> u64 {
+        let Some(ch) = self.channels.get_mut(&id) else { return 0 };
+        ch.requests_sent += 1;
+        ch.requests_sent - 1
+    }
+
+    /// The answer to want-reply request number `n` on channel `id`: `None` while it is
     /// pending, `Some(false)` for a refusal or a channel that closed (or is gone) first.
-    pub fn take_reply(&mut self, id: ChannelId) -> Option<bool> {
+    pub fn take_reply(&mut self, id: ChannelId, n: u64) -> Option<bool> {
         let Some(ch) = self.channels.get_mut(&id) else { return Some(false) };
-        match ch.replies.pop_front() {
-            Some((_, success)) => Some(success),
-            None => ch.closed.then_some(false),
+        match ch.replies.iter().position(|(k, _)| *k == n) {
+            Some(at) => ch.replies.remove(at).map(|(_, success)| success),
+            None => (ch.closed || n < ch.replies_received).then_some(false),
         }
     }
 
@@ -330,15 +350,27 @@ impl<W> Demux<W> {
             Event::ChannelOpened { id } => {
                 if let Some(ch) = self.channels.get_mut(&id) {
                     ch.opening = Opening::Open;
+                    // Its handle went while the open was pending (a timeout, a cancelled
+                    // wait): nobody will use it, so it closes at once.
+                    if ch.dropped {
+                        let _ = conn.channel_close(id);
+                    }
                 }
                 self.wake(id, Change::Both, wake);
             }
-            Event::ChannelOpenFailed { id, reason, description } => {
-                if let Some(ch) = self.channels.get_mut(&id) {
+            Event::ChannelOpenFailed { id, reason, description } => match self.channels.get_mut(&id) {
+                // Nobody waits for the outcome any more: the entry goes.
+                Some(ch) if ch.dropped => {
+                    if let Some(mut ch) = self.channels.remove(&id) {
+                        wake(id, &mut ch.waiters, Change::Gone);
+                    }
+                }
+                Some(ch) => {
                     ch.opening = Opening::Failed { reason, description };
+                    wake(id, &mut ch.waiters, Change::Both);
                 }
-                self.wake(id, Change::Both, wake);
-            }
+                None => {}
+            },
             Event::ChannelData { id, data } => {
                 let n = match self.channels.get_mut(&id) {
                     Some(ch) if !ch.dropped && !ch.discard_stdout => ch.stdout.push(data),
@@ -367,9 +399,13 @@ impl<W> Demux<W> {
                 }
                 self.wake(id, Change::News, wake);
             }
-            Event::ChannelRequestResult { id, request, success } => {
+            Event::ChannelRequestResult { id, success, .. } => {
                 if let Some(ch) = self.channels.get_mut(&id) {
-                    ch.replies.push_back((request, success));
+                    ch.replies.push_back((ch.replies_received, success));
+                    ch.replies_received += 1;
+                    if ch.replies.len() > UNCLAIMED_REPLIES {
+                        ch.replies.pop_front();
+                    }
                 }
                 self.wake(id, Change::News, wake);
             }
@@ -393,6 +429,9 @@ impl<W> Demux<W> {
             Event::ChannelRequest { id, token: Some(token), .. } if !self.front_end.channel_requests => {
                 let _ = conn.channel_request_reply(id, token, false);
             }
+            // Without a reply wanted there is nothing to answer, and nobody would take it
+            // off the queue.
+            Event::ChannelRequest { token: None, .. } if !self.front_end.channel_requests => {}
             Event::GlobalRequest { token: Some(token), .. } if !self.front_end.global_requests => {
                 let _ = conn.global_request_reply(token, GlobalReply::Failure);
             }
