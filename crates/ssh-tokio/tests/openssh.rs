@@ -227,36 +227,11 @@ async fn many_channels_at_once() {
 /// set (and zlib), each carrying 1 MiB through cat.
 #[test]
 fn every_algorithm_through_the_driver() {
-    use ssh_tokio::ssh_proto::algorithm::{Cipher, Compression, HostKeyAlgorithm, KexAlgorithm, Mac};
-    use test_support::algos::common;
-    use test_support::{Combo, default_workers, run_matrix};
+    use test_support::{default_workers, run_matrix};
     require_peers!(Peer::Sshd);
     let sshd = Sshd::start().unwrap();
     let key = user_key(&sshd);
-    let algs = sshd.algorithms();
-    let kex: Vec<KexAlgorithm> = common(&algs.kex);
-    let host_keys: Vec<HostKeyAlgorithm> = common(&algs.host_key);
-    let ciphers: Vec<Cipher> = common(&algs.cipher);
-    let macs: Vec<Mac> = common(&algs.mac);
-    let base = Combo {
-        kex: KexAlgorithm::Curve25519Sha256,
-        host_key: HostKeyAlgorithm::Ed25519,
-        cipher: Cipher::Aes128Ctr,
-        mac: Some(Mac::HmacSha256Etm),
-        compression: Compression::None,
-    };
-    let mut cases = Vec::new();
-    cases.extend(kex.iter().map(|&kex| Combo { kex, ..base }));
-    cases.extend(host_keys.iter().map(|&host_key| Combo { host_key, ..base }));
-    cases.extend(ciphers.iter().map(|&cipher| Combo {
-        cipher,
-        mac: (!cipher.is_aead()).then_some(base.mac).flatten(),
-        ..base
-    }));
-    cases.extend(macs.iter().map(|&mac| Combo { mac: Some(mac), ..base }));
-    cases.push(Combo { compression: Compression::ZlibOpenSsh, ..base });
-    let counts = (kex.len(), host_keys.len(), ciphers.len(), macs.len());
-    assert!(counts.0 >= 8 && counts.1 >= 6 && counts.2 >= 6 && counts.3 >= 6, "{counts:?} of {algs:?}");
+    let cases = sshd.algorithms().one_at_a_time();
     let user = current_user();
     let report = run_matrix("ssh-tokio -> sshd, one algorithm at a time", &cases, default_workers(), |c| {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;

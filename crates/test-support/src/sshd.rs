@@ -38,6 +38,39 @@ pub struct SshdAlgorithms {
 }
 
 impl SshdAlgorithms {
+    /// The driver interop matrix: every kex, host key, cipher and MAC sshd and we share,
+    /// one at a time on top of a base set (curve25519-sha256, ssh-ed25519, aes128-ctr with
+    /// hmac-sha2-256-etm), plus zlib@openssh.com. Panics when fewer are in common than a
+    /// working build and sshd 9.2 share (8 kex, 6 host key, 6 cipher, 6 MAC algorithms).
+    pub fn one_at_a_time(&self) -> Vec<crate::Combo> {
+        use crate::algos::common;
+        use ssh_proto::algorithm::{Cipher, Compression, HostKeyAlgorithm, KexAlgorithm, Mac};
+        let kex: Vec<KexAlgorithm> = common(&self.kex);
+        let host_keys: Vec<HostKeyAlgorithm> = common(&self.host_key);
+        let ciphers: Vec<Cipher> = common(&self.cipher);
+        let macs: Vec<Mac> = common(&self.mac);
+        let counts = (kex.len(), host_keys.len(), ciphers.len(), macs.len());
+        assert!(counts.0 >= 8 && counts.1 >= 6 && counts.2 >= 6 && counts.3 >= 6, "{counts:?} of {self:?}");
+        let base = crate::Combo {
+            kex: KexAlgorithm::Curve25519Sha256,
+            host_key: HostKeyAlgorithm::Ed25519,
+            cipher: Cipher::Aes128Ctr,
+            mac: Some(Mac::HmacSha256Etm),
+            compression: Compression::None,
+        };
+        let mut cases = Vec::new();
+        cases.extend(kex.iter().map(|&kex| crate::Combo { kex, ..base }));
+        cases.extend(host_keys.iter().map(|&host_key| crate::Combo { host_key, ..base }));
+        cases.extend(ciphers.iter().map(|&cipher| crate::Combo {
+            cipher,
+            mac: (!cipher.is_aead()).then_some(base.mac).flatten(),
+            ..base
+        }));
+        cases.extend(macs.iter().map(|&mac| crate::Combo { mac: Some(mac), ..base }));
+        cases.push(crate::Combo { compression: Compression::ZlibOpenSsh, ..base });
+        cases
+    }
+
     /// Whether `name` is enabled for any kind.
     pub fn contains(&self, name: &str) -> bool {
         [&self.kex, &self.host_key, &self.cipher, &self.mac, &self.compression]
