@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ssh_proto::DisconnectReason;
-use ssh_proto::connection::{
-    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
-};
+use ssh_proto::connection::{ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest};
 use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 
 use crate::Error;
@@ -593,15 +591,8 @@ impl<C: Core> Link for Shared<C> {
         if data.is_empty() {
             return Ok(0);
         }
-        let send = |st: &mut State<C>| match stream {
-            ChannelStream::Stdout => st.conn.channel_send(id, data),
-            ChannelStream::Stderr => st.conn.channel_send_extended(id, 1, data),
-        };
-        self.wait_for(Wake::Room(id), deadline, "channel window", |st| match send(st) {
-            Ok(0) => None,
-            Ok(n) => Some(Ok(n)),
-            Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
-            Err(e) => Some(Err(Error::Channel(e))),
+        self.wait_for(Wake::Room(id), deadline, "channel window", |st| {
+            ssh_proto::driver::send(&mut st.conn, id, stream, data).map(|r| r.map_err(Error::Channel))
         })
     }
 
@@ -629,41 +620,18 @@ impl<C: Core> Link for Shared<C> {
 
     fn eof(&self, id: ChannelId) -> Result<(), Error> {
         let mut g = self.lock();
-        // A writer of another handle waits in vain from now on: let it find out.
-        g.mark(id, Change::Room);
-        match g.conn.channel_eof(id) {
-            Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
-            Err(e) => Err(Error::Channel(e)),
-        }
+        let State { conn, mux, dirty, .. } = &mut *g.st;
+        Ok(mux.eof(conn, id, &mut |id, w, change| w.mark(id, dirty, change))?)
     }
 
     fn close(&self, id: ChannelId) {
         let mut g = self.lock();
-        let _ = g.conn.channel_close(id);
-        let closed = match g.mux.channels.get_mut(&id) {
-            Some(ch) => {
-                ch.dropped = true;
-                ch.closed
-            }
-            None => false,
-        };
-        if closed {
-            // Handles of its streams may still wait on it: they find it gone.
-            if let Some(mut ch) = g.mux.channels.remove(&id) {
-                let State { dirty, .. } = &mut *g.st;
-                ch.waiters.mark(id, dirty, Change::Gone);
-            }
-        } else {
-            g.mark(id, Change::Both);
-        }
+        let State { conn, mux, dirty, .. } = &mut *g.st;
+        mux.release(conn, id, &mut |id, w, change| w.mark(id, dirty, change));
     }
 
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error> {
-        self.wait_for(Wake::News(id), deadline, "exit status", |st| match st.mux.channels.get(&id) {
-            None => Some(Ok(None)),
-            Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
-            Some(_) => None,
-        })
+        self.wait_for(Wake::News(id), deadline, "exit status", |st| st.mux.exit_status(id).map(Ok))
     }
 
     fn configure(&self, id: ChannelId, setting: StreamSetting) {

@@ -16,9 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use ssh_proto::DisconnectReason;
-use ssh_proto::connection::{
-    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
-};
+use ssh_proto::connection::{ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest};
 use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -129,10 +127,6 @@ impl<C: Core> State<C> {
     fn end(&mut self, ended: Ended) {
         self.any_changed = true;
         self.mux.end(ended, &mut |_, w, change| w.wake(change));
-    }
-
-    pub(crate) fn mark(&mut self, id: ChannelId, change: Change) {
-        self.mux.wake(id, change, &mut |_, w, change| w.wake(change));
     }
 
     fn register(&mut self, wake: Wake, waker: &Waker) {
@@ -453,15 +447,7 @@ impl<C: Core> Link for Shared<C> {
             return Poll::Ready(Ok(0));
         }
         self.poll_for(cx, Wake::Room(id), &mut |st| {
-            let sent = match stream {
-                ChannelStream::Stdout => st.conn.channel_send(id, data),
-                ChannelStream::Stderr => st.conn.channel_send_extended(id, 1, data),
-            };
-            match sent {
-                Ok(0) | Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
-                Ok(n) => Some(Ok(n)),
-                Err(e) => Some(Err(Error::Channel(e))),
-            }
+            ssh_proto::driver::send(&mut st.conn, id, stream, data).map(|r| r.map_err(Error::Channel))
         })
     }
 
@@ -486,39 +472,18 @@ impl<C: Core> Link for Shared<C> {
     }
 
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>> {
-        self.poll_for(cx, Wake::News(id), &mut |st| match st.mux.channels.get(&id) {
-            None => Some(Ok(None)),
-            Some(ch) if ch.closed => Some(Ok(ch.exit.clone())),
-            Some(_) => None,
-        })
+        self.poll_for(cx, Wake::News(id), &mut |st| st.mux.exit_status(id).map(Ok))
     }
 
     fn eof(&self, id: ChannelId) -> Result<(), Error> {
         let mut g = self.lock();
-        // A writer of another handle waits in vain from now on: let it find out.
-        g.st.mark(id, Change::Room);
-        match g.st.conn.channel_eof(id) {
-            Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
-            Err(e) => Err(Error::Channel(e)),
-        }
+        let State { conn, mux, .. } = &mut *g.st;
+        Ok(mux.eof(conn, id, &mut |_, w, change| w.wake(change))?)
     }
 
     fn close(&self, id: ChannelId) {
         let mut g = self.lock();
-        let _ = g.st.conn.channel_close(id);
-        let closed = match g.st.mux.channels.get_mut(&id) {
-            Some(ch) => {
-                ch.dropped = true;
-                ch.closed
-            }
-            None => false,
-        };
-        if closed {
-            if let Some(mut ch) = g.st.mux.channels.remove(&id) {
-                ch.waiters.wake(Change::Gone);
-            }
-        } else {
-            g.st.mark(id, Change::Both);
-        }
+        let State { conn, mux, .. } = &mut *g.st;
+        mux.release(conn, id, &mut |_, w, change| w.wake(change));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use super::{Driven, Incoming};
-use crate::connection::{ChannelId, ExitStatus, GlobalReply, OpenFailure};
+use crate::connection::{ChannelError, ChannelId, ExitStatus, GlobalReply, OpenFailure};
 use crate::{DisconnectReason, Event};
 
 /// Default read-ahead of a channel's standard error (see [`Incoming`]).
@@ -129,6 +129,26 @@ pub struct Forwarded {
     pub originator: String,
     /// Its port.
     pub originator_port: u32,
+}
+
+/// Sends `data` on `stream` of channel `id` (for stderr: extended data of type 1), as
+/// much as the window and output buffer take: `Some(Ok(n))` with `n > 0`, `None` when
+/// the writer must wait for room, or the error.
+pub fn send<C: Driven + ?Sized>(
+    conn: &mut C,
+    id: ChannelId,
+    stream: ChannelStream,
+    data: &[u8],
+) -> Option<Result<usize, ChannelError>> {
+    let sent = match stream {
+        ChannelStream::Stdout => conn.channel_send(id, data),
+        ChannelStream::Stderr => conn.channel_send_extended(id, 1, data),
+    };
+    match sent {
+        Ok(0) | Err(ChannelError::Blocked(_) | ChannelError::OutputFull) => None,
+        Ok(n) => Some(Ok(n)),
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// What a driver's reader got from its stream.
@@ -275,6 +295,49 @@ impl<W> Demux<W> {
             return Some(n);
         }
         (ch.eof || ch.closed || out.is_empty()).then_some(0)
+    }
+
+    /// Sends EOF on channel `id` (once: a channel already finished is fine). Writers of
+    /// other handles waiting for room are told, since they wait in vain from now on.
+    pub fn eof<C: Driven + ?Sized>(
+        &mut self,
+        conn: &mut C,
+        id: ChannelId,
+        wake: &mut impl FnMut(ChannelId, &mut W, Change),
+    ) -> Result<(), ChannelError> {
+        self.wake(id, Change::Room, wake);
+        match conn.channel_eof(id) {
+            Ok(()) | Err(ChannelError::Finished(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The handle of channel `id` is gone: the channel closes, its late data is consumed
+    /// as it arrives, and the entry goes once the peer's close is in (now, if it is).
+    pub fn release<C: Driven + ?Sized>(
+        &mut self,
+        conn: &mut C,
+        id: ChannelId,
+        wake: &mut impl FnMut(ChannelId, &mut W, Change),
+    ) {
+        let _ = conn.channel_close(id);
+        let Some(ch) = self.channels.get_mut(&id) else { return };
+        ch.dropped = true;
+        if !ch.closed {
+            wake(id, &mut ch.waiters, Change::Both);
+        } else if let Some(mut ch) = self.channels.remove(&id) {
+            // Handles of its streams may still wait on it: they find it gone.
+            wake(id, &mut ch.waiters, Change::Gone);
+        }
+    }
+
+    /// The exit status of channel `id` once it closed (`Some(None)`: closed without one, or
+    /// gone); `None` while it is open.
+    pub fn exit_status(&self, id: ChannelId) -> Option<Option<ExitStatus>> {
+        match self.channels.get(&id) {
+            None => Some(None),
+            Some(ch) => ch.closed.then(|| ch.exit.clone()),
+        }
     }
 
     /// The outcome of our open of channel `id`: `None` while the peer has not answered,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 pub use auth::{AuthOutcome, AuthStep, HostKeyVerifier};
 pub use demux::{
-    Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, Opening, STDERR_READ_AHEAD,
+    Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, Opening, STDERR_READ_AHEAD, send,
 };
 pub use error::Error;
 pub use incoming::Incoming;
