@@ -11,10 +11,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ssh_proto::auth::{AuthAttempt, AuthMethod, AuthReply, InfoRequest};
+use ssh_proto::auth::{AuthMethod, AuthReply};
 use ssh_proto::connection::{
     ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest,
 };
+use ssh_proto::driver::{AllowedAuths, AuthQuestion, Serve, SessionQuestion, SessionSetup, SessionStep};
+pub use ssh_proto::driver::{AuthDecision, Interactive, SessionControl, X11Forwarding};
 use ssh_proto::{DisconnectReason, Event, server};
 
 use crate::channel::Channel;
@@ -25,36 +27,6 @@ use crate::{Error, Stream};
 /// How long the server waits for the client to confirm a channel it opens (agent,
 /// forwarded-tcpip).
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// An authentication decision.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthDecision {
-    /// Authenticated.
-    Accept,
-    /// This step passed; more are needed.
-    Partial,
-    /// Refused.
-    Reject,
-}
-
-impl From<AuthDecision> for AuthReply {
-    fn from(d: AuthDecision) -> Self {
-        match d {
-            AuthDecision::Accept => AuthReply::Accept,
-            AuthDecision::Partial => AuthReply::Partial,
-            AuthDecision::Reject => AuthReply::Reject,
-        }
-    }
-}
-
-/// A keyboard-interactive step: prompts to show, or a decision.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Interactive {
-    /// Ask these prompts; the answers come to `check_auth_interactive_response`.
-    Prompts(InfoRequest),
-    /// Decide now.
-    Decide(AuthDecision),
-}
 
 /// What the server does for each decision, like Paramiko's `ServerInterface`. Every method
 /// has a refusing default, so a handler implements only what it serves. Methods may block
@@ -166,26 +138,6 @@ pub trait ServerHandler: Send + Sync + 'static {
     }
 }
 
-/// A control request that arrived while a command, shell or subsystem runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SessionControl {
-    /// `signal`: deliver this signal (name without `SIG`: `TERM`, `INT`, …).
-    Signal(String),
-    /// `window-change`: the client's terminal has a new size.
-    WindowChange {
-        /// Width in characters.
-        cols: u32,
-        /// Height in rows.
-        rows: u32,
-        /// Width in pixels.
-        width_px: u32,
-        /// Height in pixels.
-        height_px: u32,
-    },
-    /// `break` (RFC 4335) of this many milliseconds.
-    Break(u32),
-}
-
 /// A session channel being served: the channel, what the client set up before the command
 /// (environment, pty, agent forwarding), and the control requests that arrive while it runs.
 pub struct ServerSession {
@@ -259,29 +211,12 @@ impl AgentOpener {
     }
 }
 
-/// An accepted `x11-req`: what the client's X server expects from X clients.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct X11Forwarding {
-    /// Forward one X connection only.
-    pub single_connection: bool,
-    /// The X authentication protocol (`MIT-MAGIC-COOKIE-1`).
-    pub auth_protocol: String,
-    /// The cookie, in hex (often a fake one the client swaps for the real one).
-    pub auth_cookie: String,
-    /// The X screen number.
-    pub screen: u32,
-}
-
-/// What the client set up on a session channel before its command starts, then the way to
-/// reach the running command.
+/// A session channel before and while its command runs.
 #[derive(Default)]
-struct SessionSetup {
+struct Session {
     /// The channel's handle until its command takes it (dropping it closes the channel).
     channel: Option<Channel>,
-    env: Vec<(String, String)>,
-    pty: Option<PtyRequest>,
-    agent_forwarding: bool,
-    x11: Option<X11Forwarding>,
+    setup: SessionSetup,
     running: Option<Sender<SessionControl>>,
 }
 
@@ -418,11 +353,11 @@ fn serve(stream: Stream, config: Arc<server::Config>, handlers: &Handlers, live:
 
 fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> Result<(), Error> {
     let handler = &handlers.handler;
-    let mut sessions: HashMap<ChannelId, SessionSetup> = HashMap::new();
+    let mut sessions: HashMap<ChannelId, Session> = HashMap::new();
     // Remote forwards by the (address, port) the client knows them by; dropped with the
     // connection, which stops their listeners.
     let mut forwards: HashMap<(String, u32), Listening> = HashMap::new();
-    let mut user_known = false;
+    let mut allowed = AllowedAuths::default();
     loop {
         let ev = match shared.wait_for(Wake::Events, None, "an event", |st| st.mux.events.pop_front().map(Ok)) {
             Ok(ev) => ev,
@@ -431,33 +366,26 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
         };
         match ev {
             Event::AuthRequest { token, user, attempt, .. } => {
-                if !std::mem::replace(&mut user_known, true)
+                if allowed.must_ask()
                     && let Some(methods) = handler.get_allowed_auths(&user)
                 {
                     shared.lock().conn.restrict_auth_methods(&methods);
-                    // The core fails an accepted method that is off; do not ask about it.
-                    let method = attempt.method();
-                    if method != AuthMethod::None && !methods.contains(&method) {
+                    if !AllowedAuths::permits(&methods, &attempt) {
                         shared.lock().conn.auth_reply(token, AuthReply::Reject)?;
                         continue;
                     }
                 }
-                let reply: AuthReply = match &attempt {
-                    AuthAttempt::None => handler.check_auth_none(&user).into(),
-                    AuthAttempt::Password { password, new_password: None } => {
-                        handler.check_auth_password(&user, password.expose()).into()
+                let reply: AuthReply = match AuthQuestion::of(&attempt) {
+                    Some(AuthQuestion::None) => handler.check_auth_none(&user).into(),
+                    Some(AuthQuestion::Password(password)) => handler.check_auth_password(&user, password).into(),
+                    Some(AuthQuestion::PublicKey(key)) => handler.check_auth_publickey(&user, key).into(),
+                    Some(AuthQuestion::Interactive(submethods)) => {
+                        handler.check_auth_interactive(&user, submethods).into()
                     }
-                    AuthAttempt::PublicKey { key, certificate: None, .. } => {
-                        handler.check_auth_publickey(&user, key).into()
+                    Some(AuthQuestion::InteractiveResponse(answers)) => {
+                        handler.check_auth_interactive_response(&user, &answers).into()
                     }
-                    AuthAttempt::KeyboardInteractive { submethods } => {
-                        interactive(handler.check_auth_interactive(&user, submethods))
-                    }
-                    AuthAttempt::KeyboardInteractiveResponse { answers } => {
-                        let answers: Vec<&str> = answers.iter().map(|a| a.expose()).collect();
-                        interactive(handler.check_auth_interactive_response(&user, &answers))
-                    }
-                    _ => AuthReply::Reject,
+                    None => AuthReply::Reject,
                 };
                 shared.lock().conn.auth_reply(token, reply)?;
             }
@@ -478,7 +406,7 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                 let channel = shared.accept_channel(id)?;
                 match kind {
                     ChannelKind::Session => {
-                        sessions.insert(id, SessionSetup { channel: Some(channel), ..SessionSetup::default() });
+                        sessions.insert(id, Session { channel: Some(channel), ..Session::default() });
                     }
                     ChannelKind::DirectTcpip { host, port, .. } => {
                         let handler = Arc::clone(handler);
@@ -492,16 +420,19 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                 }
             }
             Event::ChannelRequest { id, token, request } => {
-                let setup = sessions.get_mut(&id);
-                let (ok, serve) = session_request(handlers, setup, request);
+                let (ok, serve) = match sessions.get_mut(&id) {
+                    Some(session) => session_request(handlers, session, request),
+                    None => (false, None),
+                };
                 if let Some(token) = token {
                     shared.lock().conn.channel_request_reply(id, token, ok)?;
                 }
-                if let (Some(what), Some(setup)) = (serve, sessions.get_mut(&id))
-                    && let Some(handle) = setup.channel.take()
+                if let (Some(what), Some(session)) = (serve, sessions.get_mut(&id))
+                    && let Some(handle) = session.channel.take()
                 {
                     let (tx, rx) = channel();
-                    setup.running = Some(tx);
+                    session.running = Some(tx);
+                    let setup = &mut session.setup;
                     let session = ServerSession {
                         channel: handle,
                         env: std::mem::take(&mut setup.env),
@@ -585,86 +516,24 @@ fn global_request(
 }
 
 /// Answers one request on a session channel: whether it succeeded, and what to start.
-/// Requests before the command shape its setup; once it runs, controls go to it and a
-/// second command is refused, as sshd does.
-fn session_request(
-    handlers: &Handlers,
-    setup: Option<&mut SessionSetup>,
-    request: ChannelRequest,
-) -> (bool, Option<Serve>) {
-    let Some(setup) = setup else { return (false, None) };
+fn session_request(handlers: &Handlers, session: &mut Session, request: ChannelRequest) -> (bool, Option<Serve>) {
     let handler = &handlers.handler;
-    if let Some(running) = &setup.running {
-        let control = match request {
-            ChannelRequest::Signal { name } => SessionControl::Signal(name),
-            ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
-                SessionControl::WindowChange { cols, rows, width_px, height_px }
-            }
-            ChannelRequest::Break { length_ms } => SessionControl::Break(length_ms),
-            _ => return (false, None),
-        };
-        return (running.send(control).is_ok(), None);
-    }
-    match request {
-        ChannelRequest::Pty(pty) => {
-            let ok = setup.pty.is_none() && handler.check_pty_request(&pty);
-            if ok {
-                setup.pty = Some(pty);
-            }
-            (ok, None)
+    match session.setup.step(request) {
+        SessionStep::Answer(ok) => (ok, None),
+        SessionStep::Control(control) => (session.running.as_ref().is_some_and(|r| r.send(control).is_ok()), None),
+        SessionStep::Ask(question) => {
+            let yes = match &question {
+                SessionQuestion::Pty(pty) => handler.check_pty_request(pty),
+                SessionQuestion::Env { name, value } => handler.check_env_request(name, value),
+                SessionQuestion::AgentForwarding => handler.check_agent_forward_request(),
+                SessionQuestion::X11(x11) => handler.check_x11_request(x11),
+                SessionQuestion::Exec(command) => handler.check_exec_request(command),
+                SessionQuestion::Shell => handler.check_shell_request(),
+                SessionQuestion::Subsystem(name) => {
+                    handlers.subsystems.contains_key(name) || handler.check_subsystem_request(name)
+                }
+            };
+            (yes, session.setup.decided(question, yes))
         }
-        ChannelRequest::Env { name, value } => {
-            let ok = handler.check_env_request(&name, &value);
-            if ok {
-                setup.env.push((name, value));
-            }
-            (ok, None)
-        }
-        ChannelRequest::WindowChange { cols, rows, width_px, height_px } => match &mut setup.pty {
-            Some(pty) => {
-                (pty.cols, pty.rows, pty.width_px, pty.height_px) = (cols, rows, width_px, height_px);
-                (true, None)
-            }
-            None => (false, None),
-        },
-        ChannelRequest::AuthAgent => {
-            let ok = handler.check_agent_forward_request();
-            setup.agent_forwarding |= ok;
-            (ok, None)
-        }
-        ChannelRequest::X11 { single_connection, auth_protocol, auth_cookie, screen } => {
-            let x11 = X11Forwarding { single_connection, auth_protocol, auth_cookie, screen };
-            let ok = setup.x11.is_none() && handler.check_x11_request(&x11);
-            if ok {
-                setup.x11 = Some(x11);
-            }
-            (ok, None)
-        }
-        ChannelRequest::Exec { command } => {
-            let yes = handler.check_exec_request(&command);
-            (yes, yes.then(|| Serve::Exec(command.to_vec())))
-        }
-        ChannelRequest::Shell => {
-            let yes = handler.check_shell_request();
-            (yes, yes.then_some(Serve::Shell))
-        }
-        ChannelRequest::Subsystem { name } => {
-            let yes = handlers.subsystems.contains_key(&name) || handler.check_subsystem_request(&name);
-            (yes, yes.then_some(Serve::Subsystem(name)))
-        }
-        _ => (false, None),
-    }
-}
-
-enum Serve {
-    Exec(Vec<u8>),
-    Shell,
-    Subsystem(String),
-}
-
-fn interactive(i: Interactive) -> AuthReply {
-    match i {
-        Interactive::Prompts(p) => AuthReply::Prompts(p),
-        Interactive::Decide(d) => d.into(),
     }
 }

@@ -98,6 +98,11 @@ impl Channel {
         self.link.eof(self.id)
     }
 
+    /// Server side: reports the command's exit status (send it before closing).
+    pub fn send_exit_status(&self, status: ExitStatus) -> Result<(), Error> {
+        self.link.send_request(self.id, &ChannelRequest::Exit(status), false).map(|_| ())
+    }
+
     /// Waits for the channel to close and returns the command's exit status or signal
     /// (`None` if the server sent none). Cancellation-safe; bound it with
     /// `tokio::time::timeout`.

@@ -10,7 +10,9 @@
 //! core command and, when they must wait, leave their task's waker with what they wait
 //! for: a channel's news or room, or any change.
 
-use std::future::poll_fn;
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::io::ErrorKind;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -19,11 +21,22 @@ use ssh_proto::DisconnectReason;
 use ssh_proto::connection::{ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest};
 use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::channel::Channel;
+
+/// How much one read takes from the socket.
+const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// Each runtime thread's receive buffer for TCP connections: bytes go from it to the
+    /// core within one poll, so one buffer per thread serves every connection.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
 
 /// A connection the engine can drive: either role, movable between tasks.
 pub(crate) trait Core: Driven + Send + 'static {}
@@ -205,6 +218,23 @@ impl<C: Core> Shared<C> {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        let (reader, writer) = tokio::io::split(stream);
+        Self::spawn(conn, front_end, writer, |shared| async move { shared.read_loop(reader).await })
+    }
+
+    /// [`Shared::start`] over TCP, read through readiness into a per-thread buffer: an idle
+    /// connection holds no receive buffer of its own (10,000 idle connections would
+    /// otherwise hold 640 MiB of them).
+    pub(crate) fn start_tcp(conn: C, tcp: TcpStream, front_end: FrontEnd) -> Arc<Self> {
+        let (reader, writer) = tcp.into_split();
+        Self::spawn(conn, front_end, writer, |shared| async move { shared.read_tcp(reader).await })
+    }
+
+    fn spawn<W, F>(conn: C, front_end: FrontEnd, writer: W, reading: impl FnOnce(Arc<Self>) -> F) -> Arc<Self>
+    where
+        W: AsyncWrite + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
         let shared = Arc::new(Self {
             state: Mutex::new(State {
                 conn,
@@ -215,9 +245,7 @@ impl<C: Core> Shared<C> {
             wake_writer: Notify::new(),
             reader: Mutex::new(None),
         });
-        let (reader, writer) = tokio::io::split(stream);
-        let r = Arc::clone(&shared);
-        let reading = tokio::spawn(async move { r.read_loop(reader).await });
+        let reading = tokio::spawn(reading(Arc::clone(&shared)));
         *shared.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(reading);
         let w = Arc::clone(&shared);
         tokio::spawn(async move { w.write_loop(writer).await });
@@ -263,18 +291,41 @@ impl<C: Core> Shared<C> {
 
     async fn read_loop<R: AsyncRead>(&self, reader: R) {
         let mut reader = std::pin::pin!(reader);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             let r = reader.read(&mut buf).await;
             let input = match &r {
                 Ok(0) => Input::End,
                 Ok(n) => Input::Bytes(buf.get(..*n).unwrap_or_default()),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => Input::Failed(e.to_string()),
             };
             let mut g = self.lock();
             let open = g.st.feed(input);
             if !open {
+                return;
+            }
+        }
+    }
+
+    async fn read_tcp(&self, tcp: OwnedReadHalf) {
+        loop {
+            let open = match tcp.readable().await {
+                Ok(()) => SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
+                    Ok(0) => Some(self.lock().st.feed(Input::End)),
+                    Ok(n) => Some(self.lock().st.feed(Input::Bytes(buf.get(..n).unwrap_or_default()))),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        // Caught up with the peer: empty buffers go back to the allocator
+                        // while the connection waits (a busy one gets them again at once).
+                        self.lock().st.conn.shrink_buffers();
+                        None
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => None,
+                    Err(e) => Some(self.lock().st.feed(Input::Failed(e.to_string()))),
+                }),
+                Err(e) => Some(self.lock().st.feed(Input::Failed(e.to_string()))),
+            };
+            if open == Some(false) {
                 return;
             }
         }
@@ -381,6 +432,16 @@ impl<C: Core> Shared<C> {
         })
         .await?;
         Ok(channel)
+    }
+
+    /// Accepts the peer's channel `id` and returns its handle.
+    pub(crate) fn accept_channel(self: &Arc<Self>, id: ChannelId) -> Result<Channel, Error> {
+        {
+            let mut g = self.lock();
+            g.st.conn.accept_channel(id)?;
+            g.st.mux.channels.insert(id, ChannelState::new(Opening::Open));
+        }
+        Ok(self.channel(id))
     }
 
     /// A handle on channel `id`, which has an entry already.

@@ -1,4 +1,4 @@
-//! An async SSH client over tokio, driving the sans-IO [`ssh_proto`] core: the blocking
+//! An async SSH client and server over tokio, driving the sans-IO [`ssh_proto`] core: the blocking
 //! driver's concepts under the same names, so moving between the two is a change of
 //! `.await`, not of design.
 //!
@@ -10,10 +10,15 @@
 mod channel;
 mod engine;
 mod forward;
+mod server;
 mod session;
 
 pub use channel::{Channel, Stderr};
 pub use forward::{LocalForward, pump};
+pub use server::{
+    AgentOpener, AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle,
+    SubsystemFn, SubsystemFuture, X11Forwarding, serve_connection,
+};
 pub use session::Session;
 pub use ssh_proto::driver::{AuthOutcome, Error, Forwarded, HostKeyVerifier};
 

@@ -16,7 +16,8 @@ use crate::channel::Channel;
 use crate::engine::{ChannelState, Shared, Wake};
 
 /// Answers one round of keyboard-interactive prompts, one answer per prompt.
-type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;
+/// `Send`, so that authentication futures can move between tasks.
+type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + Send + 'a;
 
 /// An SSH client connection driven by two tasks on the current tokio runtime.
 ///
@@ -51,17 +52,21 @@ impl Session {
     /// returns [`Error::HostKeyRejected`].
     ///
     /// Cancelling it drops the connection.
-    pub async fn handshake<S>(
-        stream: S,
-        config: client::Config,
-        mut verifier: impl HostKeyVerifier,
-    ) -> Result<Self, Error>
+    pub async fn handshake<S>(stream: S, config: client::Config, verifier: impl HostKeyVerifier) -> Result<Self, Error>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
+        Self::establish(|conn| Shared::start(conn, stream, FrontEnd::NONE), config, verifier).await
+    }
+
+    async fn establish(
+        start: impl FnOnce(client::Connection) -> Arc<Shared<client::Connection>>,
+        config: client::Config,
+        mut verifier: impl HostKeyVerifier,
+    ) -> Result<Self, Error> {
         let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
         let conn = client::Connection::new(Arc::new(config), Instant::now(), rng)?;
-        let shared = Shared::start(conn, stream, FrontEnd::NONE);
+        let shared = start(conn);
         // Until it is returned, a failure or a cancellation ends the connection.
         let guard = Closer(Some(Arc::clone(&shared)));
         let (token, key) = shared.wait_for(Wake::Any, |st| st.mux.take_host_key().map(Ok)).await?;
@@ -90,7 +95,7 @@ impl Session {
     ) -> Result<Self, Error> {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
-        Self::handshake(tcp, config, verifier).await
+        Self::establish(|conn| Shared::start_tcp(conn, tcp, FrontEnd::NONE), config, verifier).await
     }
 
     /// The server's host key, as verified.
@@ -175,7 +180,7 @@ impl Session {
         &self,
         user: &str,
         submethods: &str,
-        mut answer: impl FnMut(&InfoRequest) -> Vec<String>,
+        mut answer: impl FnMut(&InfoRequest) -> Vec<String> + Send,
     ) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_keyboard_interactive(user, submethods)?;
         self.auth_outcome(Some(&mut answer)).await

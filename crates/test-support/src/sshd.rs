@@ -38,6 +38,18 @@ pub struct SshdAlgorithms {
 }
 
 impl SshdAlgorithms {
+    /// What OpenSSH's `ssh` client supports (`ssh -Q` per kind), with compression: the
+    /// lists for a matrix of `ssh` against our servers.
+    pub fn ssh_client() -> Result<Self, String> {
+        Ok(Self {
+            kex: query("kex")?,
+            host_key: query("HostKeyAlgorithms")?,
+            cipher: query("cipher")?,
+            mac: query("mac")?,
+            compression: vec!["zlib@openssh.com".into(), "none".into()],
+        })
+    }
+
     /// The driver interop matrix: every kex, host key, cipher and MAC sshd and we share,
     /// one at a time on top of a base set (curve25519-sha256, ssh-ed25519, aes128-ctr with
     /// hmac-sha2-256-etm), plus zlib@openssh.com. Panics when fewer are in common than a

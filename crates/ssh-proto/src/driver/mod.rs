@@ -8,6 +8,7 @@ mod auth;
 mod demux;
 mod error;
 mod incoming;
+mod serve;
 
 use std::time::Instant;
 
@@ -19,6 +20,10 @@ pub use demux::{
 };
 pub use error::Error;
 pub use incoming::Incoming;
+pub use serve::{
+    AllowedAuths, AuthDecision, AuthQuestion, Interactive, Serve, SessionControl, SessionQuestion, SessionSetup,
+    SessionStep, X11Forwarding,
+};
 
 use crate::connection::{
     ChannelError, ChannelId, ChannelKind, ChannelRequest, GlobalReply, GlobalRequest, GlobalToken, OpenFailure,
@@ -46,6 +51,8 @@ pub trait Driven {
     fn pending_output(&self) -> usize;
     /// The connection's own `is_closed`.
     fn is_closed(&self) -> bool;
+    /// The connection's own `shrink_buffers`.
+    fn shrink_buffers(&mut self);
     /// The connection's own `close`.
     fn close(&mut self, reason: DisconnectReason, description: &str);
     /// The connection's own `channel_consumed`.
@@ -109,6 +116,9 @@ macro_rules! impl_driven {
             }
             fn is_closed(&self) -> bool {
                 <$t>::is_closed(self)
+            }
+            fn shrink_buffers(&mut self) {
+                <$t>::shrink_buffers(self)
             }
             fn close(&mut self, reason: DisconnectReason, description: &str) {
                 <$t>::close(self, reason, description)

@@ -122,8 +122,10 @@ impl Transport {
             cfg,
             rng,
             peer_id: None,
-            rx: BytesMut::with_capacity(16 * 1024),
-            out: BytesMut::with_capacity(16 * 1024),
+            // Allocated when bytes come: a server holding thousands of connections that
+            // have not spoken yet holds no receive buffers for them.
+            rx: BytesMut::new(),
+            out: BytesMut::with_capacity(2 * 1024),
             sealer: packet::Sealer::new(),
             opener: packet::Opener::new(),
             kex: None,
