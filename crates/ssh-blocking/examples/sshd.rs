@@ -29,8 +29,10 @@
 //! - Errors: one line on stderr. Exit status as OpenSSH's sshd: **1** for a usage error
 //!   (unknown flag, missing argument, unknown `-o` keyword, a host key that does not load, a
 //!   failed bind), **255** for a bad value of a known `-o` keyword.
-//! - `SIGTERM` / `SIGINT`: stops accepting, sends `SIGHUP` to running commands, waits up to
-//!   3 s for their sessions to end, removes agent socket directories, exits 0.
+//! - `SIGTERM` / `SIGINT` (and `SIGHUP`, `SIGQUIT`): stops accepting, sends `SIGHUP` to
+//!   running commands, waits up to 3 s for their sessions to end, removes agent socket
+//!   directories, exits 0. Commands start with every signal at its default, as under
+//!   OpenSSH, even when this server was started with some ignored (`nohup`, `cmd &`).
 //!
 //! Sessions: `exec` runs `/bin/sh -c COMMAND`; `shell` runs `$SHELL` (else `/bin/sh`) as a
 //! login shell (`argv[0]` is `-NAME`); the `sftp` subsystem runs OpenSSH's `sftp-server` when
@@ -1107,7 +1109,11 @@ fn run() -> Result<(), Failure> {
         passwords: cli.passwords.clone(),
         registry: Arc::clone(&registry),
     };
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+    // Handled signals are reset to their default in every command this server runs, while
+    // ignored ones would stay ignored: `nohup sshd` must not give its commands an
+    // unkillable SIGHUP.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGQUIT])
         .map_err(|e| usage(format!("sshd: cannot handle signals: {e}")))?;
     let server = Server::bind((cli.bind.as_str(), cli.port), config, handler)
         .map_err(|e| usage(format!("sshd: Bind to port {} on {} failed: {e}", cli.port, cli.bind)))?;
