@@ -182,6 +182,9 @@ impl Sshd {
             let log_file = File::create(&log).map_err(|e| format!("create log: {e}"))?;
             let child = Command::new(&sshd)
                 .arg("-D")
+                // No re-exec per connection: the forked child serves it (a matrix makes
+                // thousands, and re-executing sshd was most of their cost).
+                .arg("-r")
                 .arg("-e")
                 .arg("-f")
                 .arg(&config)
