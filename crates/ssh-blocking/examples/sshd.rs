@@ -53,13 +53,11 @@
 //! There is no protocol logic here: everything SSH goes through `ssh_blocking::Server`.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -67,13 +65,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[path = "shared/sshd_common.rs"]
+mod common;
+
+use common::*;
 use rustix::process::{Pid, Signal};
-use rustix::termios::Termios;
-use ssh_blocking::ssh_proto::auth::{AuthMethod, InfoRequest, Prompt};
-use ssh_blocking::ssh_proto::connection::{ChannelKind, ExitStatus, PtyRequest, TerminalModes};
-use ssh_blocking::ssh_proto::keys::file::{PublicKeyFile, decode_private_key, decode_public_key};
+use ssh_blocking::ssh_proto::connection::{ChannelKind, ExitStatus, PtyRequest};
 use ssh_blocking::ssh_proto::ssh_key::PublicKey;
-use ssh_blocking::ssh_proto::{HostKey, RekeyPolicy, server};
 use ssh_blocking::{
     AgentOpener, AuthDecision, Channel, Interactive, Reader, Server, ServerHandler, ServerSession, SessionControl,
     Stderr, Stdin,
@@ -94,291 +92,6 @@ const PTY_DRAIN: Duration = Duration::from_millis(250);
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 /// After the last session ended on SIGTERM, time for its exit status to reach the client.
 const FLUSH_GRACE: Duration = Duration::from_millis(200);
-
-const SFTP_SERVERS: &[&str] =
-    &["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"];
-
-/// A failure to start: the line for stderr and the exit status.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-/// A usage error (exit 1, as sshd).
-fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: 1, message: message.into() }
-}
-
-/// A bad value of a known option (exit 255, as sshd's fatal()).
-fn bad_value(message: impl Into<String>) -> Failure {
-    Failure { code: 255, message: message.into() }
-}
-
-const USAGE: &str =
-    "usage: sshd -p PORT [-b ADDR] -h HOSTKEY... [-a AUTHORIZED_KEYS] [--password USER:PASS]... [-o KEYWORD=VALUE]...";
-
-// ---------------------------------------------------------------------------------------
-// Command line
-
-struct Cli {
-    port: u16,
-    bind: String,
-    host_keys: Vec<PathBuf>,
-    authorized_keys: Option<PathBuf>,
-    passwords: Vec<(String, String)>,
-    /// `-o` keyword and value, in order.
-    options: Vec<(String, String)>,
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, Failure> {
-    let mut port = None;
-    let mut cli = Cli {
-        port: 0,
-        bind: "127.0.0.1".to_owned(),
-        host_keys: Vec::new(),
-        authorized_keys: None,
-        passwords: Vec::new(),
-        options: Vec::new(),
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--help" {
-            return Err(usage(USAGE));
-        }
-        if let Some(rest) = arg.strip_prefix("--password") {
-            let value = match rest.strip_prefix('=') {
-                Some(v) => v.to_owned(),
-                None if rest.is_empty() => {
-                    args.next().ok_or_else(|| usage("sshd: option requires an argument -- password"))?
-                }
-                None => return Err(usage(format!("sshd: unknown option {arg}"))),
-            };
-            let (user, pass) = value
-                .split_once(':')
-                .filter(|(u, _)| !u.is_empty())
-                .ok_or_else(|| usage("sshd: --password wants USER:PASS"))?;
-            cli.passwords.push((user.to_owned(), pass.to_owned()));
-            continue;
-        }
-        let flag = match arg.strip_prefix('-') {
-            Some(f) if !f.is_empty() && !f.starts_with('-') => f,
-            _ if arg.starts_with("--") => return Err(usage(format!("sshd: unknown option {arg}"))),
-            _ => return Err(usage(format!("sshd: unexpected argument {arg:?}"))),
-        };
-        let mut chars = flag.chars();
-        let letter = chars.next().unwrap_or('-');
-        if !matches!(letter, 'p' | 'b' | 'h' | 'a' | 'o') {
-            return Err(usage(format!("sshd: unknown option -- {letter}")));
-        }
-        let attached = chars.as_str();
-        let value = if attached.is_empty() {
-            args.next().ok_or_else(|| usage(format!("sshd: option requires an argument -- {letter}")))?
-        } else {
-            attached.to_owned()
-        };
-        match letter {
-            'p' => {
-                port = Some(value.parse::<u16>().map_err(|_| usage(format!("sshd: Bad port number {value:?}")))?);
-            }
-            'b' => cli.bind = value,
-            'h' => cli.host_keys.push(PathBuf::from(value)),
-            'a' => cli.authorized_keys = Some(PathBuf::from(value)),
-            _ => cli.options.push(split_option(&value)?),
-        }
-    }
-    cli.port = port.ok_or_else(|| usage("sshd: -p PORT is required"))?;
-    if cli.host_keys.is_empty() {
-        return Err(usage("sshd: no hostkeys available -- exiting (give -h HOSTKEY)"));
-    }
-    Ok(cli)
-}
-
-/// `Keyword=value` or `Keyword value` (sshd_config syntax on the command line).
-fn split_option(text: &str) -> Result<(String, String), Failure> {
-    let text = text.trim();
-    let cut = text.find(|c: char| c == '=' || c.is_ascii_whitespace()).unwrap_or(text.len());
-    let (keyword, rest) = text.split_at(cut);
-    let rest = rest.trim_start();
-    let value = rest.strip_prefix('=').unwrap_or(rest).trim();
-    if keyword.is_empty() {
-        return Err(usage(format!("command-line: line 0: Bad configuration option: {text:?}")));
-    }
-    if value.is_empty() {
-        return Err(bad_value(format!("command-line line 0: {keyword}: missing argument.")));
-    }
-    Ok((keyword.to_owned(), value.to_owned()))
-}
-
-/// `RekeyLimit SIZE [TIME]`: `default` or a size with an optional K/M/G/T suffix (0 is the
-/// default too), then `default`, `none` or a time (`1h30m`, `90`; 0 is none).
-fn parse_rekey_limit(value: &str) -> Result<RekeyPolicy, String> {
-    let default = RekeyPolicy::default();
-    let mut words = value.split_ascii_whitespace();
-    let size = words.next().ok_or("missing size")?;
-    let bytes = if size.eq_ignore_ascii_case("default") {
-        default.bytes
-    } else {
-        match parse_size(size)? {
-            0 => default.bytes,
-            n => n,
-        }
-    };
-    let time = match words.next() {
-        None => default.time,
-        Some(w) if w.eq_ignore_ascii_case("default") => default.time,
-        Some(w) if w.eq_ignore_ascii_case("none") => None,
-        Some(w) => match parse_time(w)? {
-            0 => None,
-            secs => Some(Duration::from_secs(secs)),
-        },
-    };
-    if let Some(extra) = words.next() {
-        return Err(format!("unexpected {extra:?}"));
-    }
-    Ok(RekeyPolicy { bytes, time })
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &s[digits.len()..];
-    let n: u64 = digits.parse().map_err(|_| format!("Bad RekeyLimit number {s:?}"))?;
-    let scale: u64 = match suffix.to_ascii_uppercase().as_str() {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => return Err(format!("Bad RekeyLimit number {s:?}")),
-    };
-    n.checked_mul(scale).ok_or_else(|| format!("RekeyLimit {s:?} too large"))
-}
-
-/// sshd's time format: `<n>[s|m|h|d|w]…`, a bare number being seconds.
-fn parse_time(s: &str) -> Result<u64, String> {
-    let bad = || format!("Bad time {s:?}");
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for c in s.chars() {
-        if let Some(d) = c.to_digit(10) {
-            number =
-                Some(number.unwrap_or(0).checked_mul(10).and_then(|n| n.checked_add(u64::from(d))).ok_or_else(bad)?);
-            continue;
-        }
-        let unit: u64 = match c.to_ascii_lowercase() {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad()),
-        };
-        let n = number.take().ok_or_else(bad)?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-    }
-    if let Some(n) = number {
-        total = total.checked_add(n).ok_or_else(bad)?;
-    } else if s.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
-fn load_host_key(path: &Path) -> Result<HostKey, Failure> {
-    let fail = |why: &dyn std::fmt::Display| usage(format!("sshd: Unable to load host key {}: {why}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
-    let loaded = decode_private_key(&text, None).map_err(|e| fail(&e))?;
-    HostKey::new(loaded.key).map_err(|e| fail(&e))
-}
-
-fn build_config(cli: &Cli) -> Result<server::Config, Failure> {
-    let keys = cli.host_keys.iter().map(|p| load_host_key(p)).collect::<Result<Vec<_>, _>>()?;
-    let mut config = server::Config::new(keys);
-    for (keyword, value) in &cli.options {
-        let bad =
-            |why: &dyn std::fmt::Display| bad_value(format!("command-line line 0: Bad {keyword} {value:?}: {why}"));
-        let algorithms = &mut config.transport.algorithms;
-        match keyword.to_ascii_lowercase().as_str() {
-            "ciphers" | "kexalgorithms" | "macs" | "hostkeyalgorithms" => {
-                algorithms.apply_openssh_option(keyword, value).map_err(|e| bad(&e))?;
-            }
-            "compression" => {
-                let value = if value.eq_ignore_ascii_case("delayed") { "yes" } else { value };
-                algorithms.apply_openssh_option(keyword, value).map_err(|e| bad(&e))?;
-            }
-            "pubkeyacceptedalgorithms" | "pubkeyacceptedkeytypes" => {
-                config.auth.publickey_algorithms.apply_openssh(value).map_err(|e| bad(&e))?;
-            }
-            "rekeylimit" => config.transport.rekey = parse_rekey_limit(value).map_err(|e| bad(&e))?,
-            _ => return Err(usage(format!("command-line: line 0: Bad configuration option: {keyword}"))),
-        }
-    }
-    // Offer the methods that can succeed.
-    let mut methods = Vec::new();
-    if cli.authorized_keys.is_some() || cli.passwords.is_empty() {
-        methods.push(AuthMethod::PublicKey);
-    }
-    if !cli.passwords.is_empty() {
-        methods.extend([AuthMethod::KeyboardInteractive, AuthMethod::Password]);
-    }
-    config.auth.methods = methods;
-    // A connection checks the whole configuration (lists not empty, a host key for the
-    // enabled host key algorithms, limits): fail now rather than at the first client.
-    let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
-    server::Connection::new(Arc::new(config.clone()), Instant::now(), rng)
-        .map_err(|e| bad_value(format!("sshd: bad configuration: {e}")))?;
-    Ok(config)
-}
-
-// ---------------------------------------------------------------------------------------
-// Authorized keys
-
-/// The keys of an authorized_keys file (options skipped, unparsable lines ignored).
-fn authorized_keys(path: &Path) -> Vec<PublicKey> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
-    text.lines().filter_map(authorized_key).collect()
-}
-
-fn authorized_key(line: &str) -> Option<PublicKey> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let found = match decode_public_key(line) {
-        Ok(found) => found,
-        Err(_) => {
-            let (options, rest) = split_key_options(line);
-            if options.split(',').any(|o| o.trim().eq_ignore_ascii_case("cert-authority")) {
-                return None;
-            }
-            decode_public_key(rest).ok()?
-        }
-    };
-    match found {
-        PublicKeyFile::Key(key) => Some(key),
-        PublicKeyFile::Certificate(_) => None,
-    }
-}
-
-/// Splits the leading options field (up to the first blank outside double quotes).
-fn split_key_options(line: &str) -> (&str, &str) {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => quoted = !quoted,
-            c if c.is_ascii_whitespace() && !quoted => return (&line[..i], line[i..].trim_start()),
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
-/// Equal bytes, in time that depends only on the lengths.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 // ---------------------------------------------------------------------------------------
 // What is running, for a clean SIGTERM
@@ -466,58 +179,25 @@ fn hang_up(pid: i32) {
 // The handler
 
 struct Personal {
-    authorized_keys: Option<PathBuf>,
-    passwords: Vec<(String, String)>,
+    credentials: Credentials,
     registry: Arc<Registry>,
-}
-
-impl Personal {
-    fn password_ok(&self, user: &str, password: &str) -> bool {
-        // Every entry is compared, so the time does not tell which user matched.
-        self.passwords.iter().fold(false, |ok, (u, p)| {
-            ok | (same_bytes(u.as_bytes(), user.as_bytes()) & same_bytes(p.as_bytes(), password.as_bytes()))
-        })
-    }
-
-    fn decide(ok: bool) -> AuthDecision {
-        if ok { AuthDecision::Accept } else { AuthDecision::Reject }
-    }
-}
-
-enum Program {
-    Command(Vec<u8>),
-    Shell,
-    Sftp(PathBuf),
-}
-
-fn sftp_server() -> Option<PathBuf> {
-    SFTP_SERVERS.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
 impl ServerHandler for Personal {
     fn check_auth_password(&self, user: &str, password: &str) -> AuthDecision {
-        Self::decide(self.password_ok(user, password))
+        self.credentials.password(user, password)
     }
 
     fn check_auth_publickey(&self, _user: &str, key: &PublicKey) -> AuthDecision {
-        let Some(path) = &self.authorized_keys else { return AuthDecision::Reject };
-        Self::decide(authorized_keys(path).iter().any(|k| k.key_data() == key.key_data()))
+        self.credentials.publickey(key)
     }
 
     fn check_auth_interactive(&self, _user: &str, _submethods: &[String]) -> Interactive {
-        if self.passwords.is_empty() {
-            return Interactive::Decide(AuthDecision::Reject);
-        }
-        Interactive::Prompts(InfoRequest {
-            name: String::new(),
-            instruction: String::new(),
-            prompts: vec![Prompt { text: "Password: ".into(), echo: false }],
-        })
+        self.credentials.interactive()
     }
 
     fn check_auth_interactive_response(&self, user: &str, answers: &[&str]) -> Interactive {
-        let ok = matches!(answers, [one] if self.password_ok(user, one));
-        Interactive::Decide(Self::decide(ok))
+        self.credentials.interactive_response(user, answers)
     }
 
     fn check_channel_request(&self, kind: &ChannelKind) -> bool {
@@ -606,26 +286,6 @@ struct Spawned {
     errors: Option<Box<dyn Read + Send>>,
 }
 
-fn command_for(program: &Program) -> Command {
-    match program {
-        Program::Command(command) => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(OsStr::from_bytes(command));
-            c
-        }
-        Program::Shell => {
-            let shell = std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
-            let name = Path::new(&shell).file_name().map(OsStr::to_os_string).unwrap_or_else(|| "sh".into());
-            let mut login = std::ffi::OsString::from("-");
-            login.push(name);
-            let mut c = Command::new(&shell);
-            c.arg0(login);
-            c
-        }
-        Program::Sftp(path) => Command::new(path),
-    }
-}
-
 fn spawn_pipes(mut cmd: Command) -> io::Result<Spawned> {
     // Its own process group, for signals (a pty command leads a session of its own).
     cmd.process_group(0);
@@ -637,143 +297,14 @@ fn spawn_pipes(mut cmd: Command) -> io::Result<Spawned> {
     Ok(Spawned { child, pty: None, input, output, errors: Some(errors) })
 }
 
-fn pty_size(cols: u32, rows: u32, width_px: u32, height_px: u32) -> pty_process::Size {
-    let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-    pty_process::Size::new_with_pixel(clamp(rows), clamp(cols), clamp(width_px), clamp(height_px))
-}
-
 fn spawn_pty(mut cmd: Command, request: &PtyRequest) -> io::Result<Spawned> {
     let pty_error = |e: pty_process::Error| io::Error::other(format!("pty: {e}"));
     let (pty, pts) = pty_process::blocking::open().map_err(pty_error)?;
     pty.resize(pty_size(request.cols, request.rows, request.width_px, request.height_px)).map_err(pty_error)?;
-    if let Ok(mut modes) = rustix::termios::tcgetattr(&pts) {
-        apply_modes(&mut modes, &request.modes);
-        let _ = rustix::termios::tcsetattr(&pts, rustix::termios::OptionalActions::Now, &modes);
-    }
-    let name = rustix::pty::ptsname(&pty, Vec::new())?;
-    if !request.term.is_empty() {
-        cmd.env("TERM", &request.term);
-    }
-    cmd.env("SSH_TTY", OsStr::from_bytes(name.as_bytes()));
+    prepare_pty(&mut cmd, &pty, &pts, request)?;
     let child = pty_process::blocking::Command::from(cmd).spawn(pts).map_err(pty_error)?;
     let io = PtyIo(Arc::new(pty));
     Ok(Spawned { child, input: Box::new(io.clone()), output: Box::new(io.clone()), errors: None, pty: Some(io) })
-}
-
-/// Applies the client's terminal modes (RFC 4254 §8) that Linux has.
-fn apply_modes(t: &mut Termios, modes: &TerminalModes) {
-    use rustix::termios::{
-        ControlModes as C, InputModes as I, LocalModes as L, OutputModes as O, SpecialCodeIndex as S,
-    };
-    use ssh_blocking::ssh_proto::connection::modes::opcode as op;
-    for &(code, value) in &modes.0 {
-        let special = match code {
-            op::VINTR => Some(S::VINTR),
-            op::VQUIT => Some(S::VQUIT),
-            op::VERASE => Some(S::VERASE),
-            op::VKILL => Some(S::VKILL),
-            op::VEOF => Some(S::VEOF),
-            op::VEOL => Some(S::VEOL),
-            op::VEOL2 => Some(S::VEOL2),
-            op::VSTART => Some(S::VSTART),
-            op::VSTOP => Some(S::VSTOP),
-            op::VSUSP => Some(S::VSUSP),
-            op::VREPRINT => Some(S::VREPRINT),
-            op::VWERASE => Some(S::VWERASE),
-            op::VLNEXT => Some(S::VLNEXT),
-            op::VDISCARD => Some(S::VDISCARD),
-            _ => None,
-        };
-        if let Some(index) = special {
-            // 255 disables the character (_POSIX_VDISABLE is 0 on Linux).
-            t.special_codes[index] = if value == 255 { 0 } else { u8::try_from(value).unwrap_or(0) };
-            continue;
-        }
-        let on = value != 0;
-        match code {
-            op::IGNPAR => t.input_modes.set(I::IGNPAR, on),
-            op::PARMRK => t.input_modes.set(I::PARMRK, on),
-            op::INPCK => t.input_modes.set(I::INPCK, on),
-            op::ISTRIP => t.input_modes.set(I::ISTRIP, on),
-            op::INLCR => t.input_modes.set(I::INLCR, on),
-            op::IGNCR => t.input_modes.set(I::IGNCR, on),
-            op::ICRNL => t.input_modes.set(I::ICRNL, on),
-            op::IUCLC => t.input_modes.set(I::IUCLC, on),
-            op::IXON => t.input_modes.set(I::IXON, on),
-            op::IXANY => t.input_modes.set(I::IXANY, on),
-            op::IXOFF => t.input_modes.set(I::IXOFF, on),
-            op::IMAXBEL => t.input_modes.set(I::IMAXBEL, on),
-            op::IUTF8 => t.input_modes.set(I::IUTF8, on),
-            op::ISIG => t.local_modes.set(L::ISIG, on),
-            op::ICANON => t.local_modes.set(L::ICANON, on),
-            op::XCASE => t.local_modes.set(L::XCASE, on),
-            op::ECHO => t.local_modes.set(L::ECHO, on),
-            op::ECHOE => t.local_modes.set(L::ECHOE, on),
-            op::ECHOK => t.local_modes.set(L::ECHOK, on),
-            op::ECHONL => t.local_modes.set(L::ECHONL, on),
-            op::NOFLSH => t.local_modes.set(L::NOFLSH, on),
-            op::TOSTOP => t.local_modes.set(L::TOSTOP, on),
-            op::IEXTEN => t.local_modes.set(L::IEXTEN, on),
-            op::ECHOCTL => t.local_modes.set(L::ECHOCTL, on),
-            op::ECHOKE => t.local_modes.set(L::ECHOKE, on),
-            op::PENDIN => t.local_modes.set(L::PENDIN, on),
-            op::OPOST => t.output_modes.set(O::OPOST, on),
-            op::OLCUC => t.output_modes.set(O::OLCUC, on),
-            op::ONLCR => t.output_modes.set(O::ONLCR, on),
-            op::OCRNL => t.output_modes.set(O::OCRNL, on),
-            op::ONOCR => t.output_modes.set(O::ONOCR, on),
-            op::ONLRET => t.output_modes.set(O::ONLRET, on),
-            op::CS7 | op::CS8 if on => {
-                t.control_modes.remove(C::CSIZE);
-                t.control_modes.insert(if code == op::CS7 { C::CS7 } else { C::CS8 });
-            }
-            op::PARENB => t.control_modes.set(C::PARENB, on),
-            op::PARODD => t.control_modes.set(C::PARODD, on),
-            _ => {}
-        }
-    }
-}
-
-/// Signal names as SSH spells them (RFC 4254 §6.10: without `SIG`).
-const SIGNALS: &[(&str, Signal)] = &[
-    ("HUP", Signal::HUP),
-    ("INT", Signal::INT),
-    ("QUIT", Signal::QUIT),
-    ("ILL", Signal::ILL),
-    ("TRAP", Signal::TRAP),
-    ("ABRT", Signal::ABORT),
-    ("BUS", Signal::BUS),
-    ("FPE", Signal::FPE),
-    ("KILL", Signal::KILL),
-    ("USR1", Signal::USR1),
-    ("SEGV", Signal::SEGV),
-    ("USR2", Signal::USR2),
-    ("PIPE", Signal::PIPE),
-    ("ALRM", Signal::ALARM),
-    ("TERM", Signal::TERM),
-    ("CHLD", Signal::CHILD),
-    ("CONT", Signal::CONT),
-    ("STOP", Signal::STOP),
-    ("TSTP", Signal::TSTP),
-    ("TTIN", Signal::TTIN),
-    ("TTOU", Signal::TTOU),
-    ("URG", Signal::URG),
-    ("XCPU", Signal::XCPU),
-    ("XFSZ", Signal::XFSZ),
-    ("VTALRM", Signal::VTALARM),
-    ("PROF", Signal::PROF),
-    ("WINCH", Signal::WINCH),
-    ("SYS", Signal::SYS),
-];
-
-fn signal_named(name: &str) -> Option<Signal> {
-    let name = name.strip_prefix("SIG").unwrap_or(name);
-    SIGNALS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, s)| *s)
-}
-
-/// The SSH name of signal number `n` (OpenSSH's name for one it does not know).
-fn signal_name(n: i32) -> String {
-    SIGNALS.iter().find(|(_, s)| s.as_raw() == n).map_or("SIG@openssh.com", |(name, _)| name).to_owned()
 }
 
 impl Personal {
@@ -792,17 +323,7 @@ impl Personal {
             None
         };
         let mut cmd = command_for(&program);
-        // This process's own session variables are not the client's.
-        for name in ["SSH_AUTH_SOCK", "SSH_TTY", "SSH_CLIENT", "SSH_CONNECTION", "SSH_ORIGINAL_COMMAND"] {
-            cmd.env_remove(name);
-        }
-        cmd.envs(session.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if let Some(agent) = &agent {
-            cmd.env("SSH_AUTH_SOCK", &agent.path);
-        }
-        if let Some(home) = std::env::var_os("HOME").filter(|h| Path::new(h).is_dir()) {
-            cmd.current_dir(home);
-        }
+        prepare(&mut cmd, &session.env, agent.as_ref().map(|a| a.path.as_path()));
         let spawned = match &session.pty {
             Some(request) => spawn_pty(cmd, request),
             None => spawn_pipes(cmd),
@@ -956,15 +477,7 @@ impl Supervisor {
         if !drained {
             return None;
         }
-        Some(match (status.code(), status.signal()) {
-            (Some(code), _) => ExitStatus::Code(code as u32),
-            (None, Some(signal)) => ExitStatus::Signal {
-                name: signal_name(signal),
-                core_dumped: status.core_dumped(),
-                message: String::new(),
-            },
-            (None, None) => ExitStatus::Code(255),
-        })
+        Some(exit_status_of(status))
     }
 }
 
@@ -1104,11 +617,7 @@ fn run() -> Result<(), Failure> {
     let cli = parse_args(std::env::args().skip(1))?;
     let config = build_config(&cli)?;
     let registry = Arc::new(Registry::default());
-    let handler = Personal {
-        authorized_keys: cli.authorized_keys.clone(),
-        passwords: cli.passwords.clone(),
-        registry: Arc::clone(&registry),
-    };
+    let handler = Personal { credentials: Credentials::from_cli(&cli), registry: Arc::clone(&registry) };
     // Handled signals are reset to their default in every command this server runs, while
     // ignored ones would stay ignored: `nohup sshd` must not give its commands an
     // unkillable SIGHUP.

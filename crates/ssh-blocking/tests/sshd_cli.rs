@@ -21,15 +21,24 @@ use test_support::{EchoServer, Peer, pattern, require_peers};
 const TIMEOUT: Duration = Duration::from_secs(60);
 const MIB: usize = 1 << 20;
 
-/// `target/<profile>/examples/sshd`.
+/// The example under test: ssh-blocking's `sshd`, or ssh-tokio's `sshd-tokio` when
+/// ssh-tokio's tests include this file (both keep the same contract).
+const EXAMPLE: &str = match env!("CARGO_PKG_NAME").as_bytes() {
+    b"ssh-tokio" => "sshd-tokio",
+    _ => "sshd",
+};
+
+/// `target/<profile>/examples/sshd` (or `sshd-tokio`).
 fn sshd_example() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let bin = profile_dir.join("examples").join(format!("sshd{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join("examples").join(format!("{EXAMPLE}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not built: `cargo test -p ssh-blocking` without --test filters builds the examples, or `cargo build -p ssh-blocking --example sshd`",
-        bin.display()
+        "{} not built: `cargo test -p {}` without --test filters builds the examples, or `cargo build -p {} --example {EXAMPLE}`",
+        bin.display(),
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_NAME")
     );
     bin
 }

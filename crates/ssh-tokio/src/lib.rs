@@ -16,7 +16,7 @@ mod session;
 pub use channel::{Channel, Stderr};
 pub use forward::{LocalForward, pump};
 pub use server::{
-    AgentOpener, AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle,
+    AgentOpener, AuthDecision, Controls, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle,
     SubsystemFn, SubsystemFuture, X11Forwarding, serve_connection,
 };
 pub use session::Session;

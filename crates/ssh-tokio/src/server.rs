@@ -189,20 +189,38 @@ pub struct ServerSession {
     pub agent_forwarding: bool,
     /// The X11 forwarding accepted on this session.
     pub x11: Option<X11Forwarding>,
-    controls: mpsc::Receiver<SessionControl>,
+    /// The control requests that arrive while the command runs (a field of its own, so a
+    /// task can wait on them while the channel is read and written).
+    pub controls: Controls,
     conn: Arc<Shared<server::Connection>>,
+}
+
+/// Signals, window changes and breaks for a running command ([`ServerSession::controls`]).
+pub struct Controls(mpsc::Receiver<SessionControl>);
+
+impl Controls {
+    /// The next control request, if one is waiting.
+    pub fn try_next(&mut self) -> Option<SessionControl> {
+        self.0.try_recv().ok()
+    }
+
+    /// Waits for the next control request (`None` once the session is over).
+    /// Cancellation-safe.
+    pub async fn next(&mut self) -> Option<SessionControl> {
+        self.0.recv().await
+    }
 }
 
 impl ServerSession {
     /// The next control request, if one is waiting.
     pub fn try_control(&mut self) -> Option<SessionControl> {
-        self.controls.try_recv().ok()
+        self.controls.try_next()
     }
 
-    /// Waits for the next control request (`None` once the channel is gone).
+    /// Waits for the next control request (`None` once the session is over).
     /// Cancellation-safe.
     pub async fn control(&mut self) -> Option<SessionControl> {
-        self.controls.recv().await
+        self.controls.next().await
     }
 
     /// Opens a channel to the client's forwarded agent (`auth-agent@openssh.com`).
@@ -568,7 +586,7 @@ async fn front_end<H: ServerHandler>(
                         pty: setup.pty.clone(),
                         agent_forwarding: setup.agent_forwarding,
                         x11: setup.x11.clone(),
-                        controls,
+                        controls: Controls(controls),
                         conn: Arc::clone(&shared),
                     };
                     tokio::spawn(run_command(handlers.clone(), session, what));
