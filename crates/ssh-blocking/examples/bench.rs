@@ -1,9 +1,9 @@
 //! End-to-end benchmark on loopback, in one run: our blocking and async (tokio) clients,
 //! OpenSSH's `ssh` and Paramiko against OpenSSH's sshd, and OpenSSH's `ssh` against our
-//! `sshd` example.
+//! `sshd` (blocking) and `sshd-tokio` examples.
 //!
 //! ```text
-//! cargo build --release -p ssh-blocking --examples
+//! cargo build --release -p ssh-blocking -p ssh-tokio --examples
 //! target/release/examples/bench [--size MiB] [--paramiko-size MiB] [--rounds N] [--connects N]
 //! ```
 //!
@@ -64,6 +64,9 @@ struct Setup {
     openssh: Sshd,
     ours: ChildGuard,
     ours_port: u16,
+    /// The `sshd-tokio` example.
+    tokio_server: ChildGuard,
+    tokio_port: u16,
 }
 
 fn mbps(bytes: u64, d: Duration) -> f64 {
@@ -361,13 +364,17 @@ fn connects_ours(s: &Setup, port: u16, n: u32) -> Result<Duration, String> {
     Ok(start.elapsed())
 }
 
-fn start_ours(dir: &Path, authorized: &Path) -> Result<(ChildGuard, u16), String> {
+/// Starts our server example `name` (`sshd` or `sshd-tokio`, beside this one).
+fn start_ours(dir: &Path, authorized: &Path, name: &str) -> Result<(ChildGuard, u16), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let sshd = exe.with_file_name(format!("sshd{}", std::env::consts::EXE_SUFFIX));
+    let sshd = exe.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !sshd.exists() {
-        return Err(format!("{} is missing: cargo build --release -p ssh-blocking --examples", sshd.display()));
+        return Err(format!(
+            "{} is missing: cargo build --release -p ssh-blocking -p ssh-tokio --examples",
+            sshd.display()
+        ));
     }
-    let host = dir.join("host_ed25519");
+    let host = dir.join(format!("host_ed25519_{name}"));
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&host)
@@ -386,7 +393,7 @@ fn start_ours(dir: &Path, authorized: &Path) -> Result<(ChildGuard, u16), String
         .spawn()
         .map_err(|e| e.to_string())?;
     let mut out = child.stdout.take().ok_or("no stdout")?;
-    let guard = ChildGuard::new(child, "our sshd");
+    let guard = ChildGuard::new(child, name);
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while out.read(&mut byte).map_err(|e| e.to_string())? == 1 && byte[0] != b'\n' {
@@ -424,11 +431,13 @@ fn run() -> Result<(), String> {
     std::fs::write(&authorized, format!("{line}\n")).map_err(|e| e.to_string())?;
     let openssh = Sshd::start_with(SshdOptions { compression: false, ..Default::default() })?;
     openssh.authorize_key(&line)?;
-    let (ours, ours_port) = start_ours(dir.path(), &authorized)?;
+    let (ours, ours_port) = start_ours(dir.path(), &authorized, "sshd")?;
+    let (tokio_server, tokio_port) = start_ours(dir.path(), &authorized, "sshd-tokio")?;
     let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(|e| e.to_string())?.stdout)
         .trim()
         .to_owned();
-    let s = Setup { user, key, key_path, known_hosts: dir.path().join("known_hosts"), openssh, ours, ours_port };
+    let known_hosts = dir.path().join("known_hosts");
+    let s = Setup { user, key, key_path, known_hosts, openssh, ours, ours_port, tokio_server, tokio_port };
     let have_paramiko =
         Command::new(test_support::python()).args(["-c", "import paramiko"]).status().is_ok_and(|st| st.success());
     let (size, psize, rounds) = (o.size, o.paramiko_size, o.rounds);
@@ -441,9 +450,9 @@ fn run() -> Result<(), String> {
     );
     println!();
     println!(
-        "| workload | cipher | OpenSSH ssh → OpenSSH sshd | ours → OpenSSH sshd | ours (tokio) → OpenSSH sshd | OpenSSH ssh → our sshd | Paramiko → OpenSSH sshd |"
+        "| workload | cipher | OpenSSH ssh → OpenSSH sshd | ours → OpenSSH sshd | ours (tokio) → OpenSSH sshd | OpenSSH ssh → our sshd | OpenSSH ssh → our sshd-tokio | Paramiko → OpenSSH sshd |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -457,6 +466,7 @@ fn run() -> Result<(), String> {
             let us = rate(size, rounds, |n| our_transfer(&s, sshd_port, cipher, n, upload))?;
             let tk = rate(size, rounds, |n| tokio_transfer(&rt, &s, sshd_port, cipher, n, upload))?;
             let our_server = rate(size, rounds, |n| openssh_transfer(&s, s.ours_port, name, n, upload))?;
+            let tokio_server = rate(size, rounds, |n| openssh_transfer(&s, s.tokio_port, name, n, upload))?;
             let pm = match (have_paramiko, cipher) {
                 (true, Cipher::Aes128Gcm) => {
                     let mode = if upload { "upload" } else { "download" };
@@ -467,12 +477,13 @@ fn run() -> Result<(), String> {
                 (false, _) => "(Paramiko not installed)".to_owned(),
             };
             println!(
-                "| {} | {} | {base:.0} MB/s (1.00×) | {us:.0} MB/s ({:.2}×) | {tk:.0} MB/s ({:.2}×) | {our_server:.0} MB/s ({:.2}×) | {pm} |",
+                "| {} | {} | {base:.0} MB/s (1.00×) | {us:.0} MB/s ({:.2}×) | {tk:.0} MB/s ({:.2}×) | {our_server:.0} MB/s ({:.2}×) | {tokio_server:.0} MB/s ({:.2}×) | {pm} |",
                 if upload { "upload" } else { "download" },
                 name.split('@').next().unwrap_or(name),
                 us / base,
                 tk / base,
                 our_server / base,
+                tokio_server / base,
             );
         }
     }
@@ -482,6 +493,7 @@ fn run() -> Result<(), String> {
     let us = rate(best(rounds, || connects_ours(&s, sshd_port, n))?);
     let tk = rate(best(rounds, || connects_tokio(&rt, &s, sshd_port, n))?);
     let our_server = rate(best(rounds, || connects_openssh(&s, s.ours_port, n))?);
+    let tokio_server = rate(best(rounds, || connects_openssh(&s, s.tokio_port, n))?);
     let pm = if have_paramiko {
         let v = rate(best(1, || paramiko(&s, sshd_port, "aes128-gcm@openssh.com", 0, "connect", n))?);
         format!("{v:.1}/s ({:.2}×)", v / base)
@@ -489,11 +501,12 @@ fn run() -> Result<(), String> {
         "(Paramiko not installed)".to_owned()
     };
     println!(
-        "| connect + auth + exec | aes128-gcm | {base:.1}/s (1.00×) | {us:.1}/s ({:.2}×) | {tk:.1}/s ({:.2}×) | {our_server:.1}/s ({:.2}×) | {pm} |",
+        "| connect + auth + exec | aes128-gcm | {base:.1}/s (1.00×) | {us:.1}/s ({:.2}×) | {tk:.1}/s ({:.2}×) | {our_server:.1}/s ({:.2}×) | {tokio_server:.1}/s ({:.2}×) | {pm} |",
         us / base,
         tk / base,
-        our_server / base
+        our_server / base,
+        tokio_server / base
     );
-    drop(s.ours);
+    drop((s.ours, s.tokio_server));
     Ok(())
 }

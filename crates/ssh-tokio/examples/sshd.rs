@@ -429,12 +429,7 @@ struct AgentSocket {
 
 impl AgentSocket {
     fn start(opener: AgentOpener, registry: &Arc<Registry>) -> io::Result<Self> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("ssh-agent-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()?;
-        let path = dir.path().join(format!("agent.{}", std::process::id()));
+        let (dir, path) = agent_socket_dir()?;
         let listener = UnixListener::bind(&path)?;
         registry.lock().dirs.push(dir.path().to_owned());
         let accepting = tokio::spawn(async move {

@@ -550,3 +550,13 @@ pub(crate) fn prepare_pty(
     cmd.env("SSH_TTY", OsStr::from_bytes(name.as_bytes()));
     Ok(())
 }
+
+/// A private directory (mode 0700, under `$TMPDIR`) for a session's `SSH_AUTH_SOCK`, and
+/// the socket's path in it.
+pub(crate) fn agent_socket_dir() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir =
+        tempfile::Builder::new().prefix("ssh-agent-").permissions(std::fs::Permissions::from_mode(0o700)).tempdir()?;
+    let path = dir.path().join(format!("agent.{}", std::process::id()));
+    Ok((dir, path))
+}
