@@ -15,7 +15,9 @@ use ssh_proto::auth::{AuthMethod, AuthReply};
 use ssh_proto::connection::{
     ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest,
 };
-use ssh_proto::driver::{AllowedAuths, AuthQuestion, Serve, SessionQuestion, SessionSetup, SessionStep};
+use ssh_proto::driver::{
+    AllowedAuths, AuthQuestion, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup, SessionStep,
+};
 pub use ssh_proto::driver::{AuthDecision, Interactive, SessionControl, X11Forwarding};
 use ssh_proto::{DisconnectReason, Event, server};
 
@@ -485,6 +487,9 @@ fn global_request(
 ) -> GlobalReply {
     match request {
         GlobalRequest::TcpipForward { address, port } => {
+            if forwards.len() >= MAX_REMOTE_FORWARDS {
+                return GlobalReply::Failure;
+            }
             let Ok(wanted) = u16::try_from(port) else { return GlobalReply::Failure };
             let Some(bind) = handler.check_port_forward_request(&address, wanted) else { return GlobalReply::Failure };
             let Ok(listener) = TcpListener::bind(bind) else { return GlobalReply::Failure };

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use ssh_proto::auth::{AuthMethod, AuthReply};
 use ssh_proto::connection::{ChannelId, ChannelKind, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest};
-use ssh_proto::driver::{AllowedAuths, AuthQuestion, FrontEnd, Serve, SessionQuestion, SessionSetup, SessionStep};
+use ssh_proto::driver::{
+    AllowedAuths, AuthQuestion, FrontEnd, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup, SessionStep,
+};
 pub use ssh_proto::driver::{AuthDecision, Interactive, SessionControl, X11Forwarding};
 use ssh_proto::ssh_key::PublicKey;
 use ssh_proto::{DisconnectReason, Event, server};
@@ -669,6 +671,9 @@ async fn global_request<H: ServerHandler>(
 ) -> GlobalReply {
     match request {
         GlobalRequest::TcpipForward { address, port } => {
+            if forwards.len() >= MAX_REMOTE_FORWARDS {
+                return GlobalReply::Failure;
+            }
             let Ok(wanted) = u16::try_from(port) else { return GlobalReply::Failure };
             let Some(bind) = handler.check_port_forward_request(&address, wanted).await else {
                 return GlobalReply::Failure;

@@ -371,6 +371,15 @@ async fn forwarding_both_ways_through_the_async_server() {
         s.cancel_port_forward("127.0.0.1", port).await.unwrap();
         let gone = tokio::net::TcpStream::connect(("127.0.0.1", port as u16)).await;
         assert!(gone.is_err(), "the forward still listens after the cancel");
+
+        // A connection holds at most MAX_REMOTE_FORWARDS; a cancel makes room again.
+        let mut ports = Vec::new();
+        for _ in 0..ssh_tokio::ssh_proto::driver::MAX_REMOTE_FORWARDS {
+            ports.push(s.request_port_forward("127.0.0.1", 0).await.unwrap());
+        }
+        assert!(matches!(s.request_port_forward("127.0.0.1", 0).await, Err(Error::RequestRefused(_))));
+        s.cancel_port_forward("127.0.0.1", ports[0]).await.unwrap();
+        s.request_port_forward("127.0.0.1", 0).await.unwrap();
     })
     .await
     .expect("within the time limit");

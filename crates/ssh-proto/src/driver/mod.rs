@@ -21,8 +21,8 @@ pub use demux::{
 pub use error::Error;
 pub use incoming::Incoming;
 pub use serve::{
-    AllowedAuths, AuthDecision, AuthQuestion, Interactive, Serve, SessionControl, SessionQuestion, SessionSetup,
-    SessionStep, X11Forwarding,
+    AllowedAuths, AuthDecision, AuthQuestion, Interactive, MAX_REMOTE_FORWARDS, Serve, SessionControl, SessionQuestion,
+    SessionSetup, SessionStep, X11Forwarding,
 };
 
 use crate::connection::{

@@ -8,6 +8,10 @@ use bytes::Bytes;
 use crate::auth::{AuthAttempt, AuthMethod, AuthReply, InfoRequest};
 use crate::connection::{ChannelRequest, PtyRequest};
 
+/// Remote forwards (`tcpip-forward`) one connection may hold at once; more are refused, so a
+/// client cannot have the server bind ports, and hold their descriptors, without end.
+pub const MAX_REMOTE_FORWARDS: usize = 256;
+
 /// An authentication decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthDecision {
