@@ -404,9 +404,9 @@ fn supervise(session: &mut ServerSession, spawned: Spawned, tx: SyncSender<Ev>, 
     }
 }
 
-/// Whether the client has closed the channel.
+/// Whether the client has closed the channel, or the connection is gone.
 fn channel_closed(channel: &Channel) -> bool {
-    channel.recv_exit_status(Some(Duration::ZERO)).is_ok()
+    !matches!(channel.recv_exit_status(Some(Duration::ZERO)), Err(ssh_blocking::Error::Timeout(_)))
 }
 
 struct Supervisor {

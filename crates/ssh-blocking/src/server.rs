@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use ssh_proto::connection::{
     ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest,
 };
 use ssh_proto::driver::{
-    AllowedAuths, AuthQuestion, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup, SessionStep,
+    AllowedAuths, AuthQuestion, CONTROL_QUEUE, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup, SessionStep,
 };
 pub use ssh_proto::driver::{AuthDecision, Interactive, SessionControl, X11Forwarding};
 use ssh_proto::{DisconnectReason, Event, server};
@@ -219,7 +219,7 @@ struct Session {
     /// The channel's handle until its command takes it (dropping it closes the channel).
     channel: Option<Channel>,
     setup: SessionSetup,
-    running: Option<Sender<SessionControl>>,
+    running: Option<SyncSender<SessionControl>>,
 }
 
 /// Serves a subsystem registered by name ([`Server::subsystem`]).
@@ -402,7 +402,9 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                     sessions.remove(&gone);
                 }
                 if !handler.check_channel_request(&kind) {
-                    shared.lock().conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
+                    // The client may have given up on it meanwhile: that is not the end of
+                    // the connection.
+                    let _ = shared.lock().conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused");
                     continue;
                 }
                 let channel = shared.accept_channel(id)?;
@@ -427,12 +429,13 @@ fn front_end(shared: &Arc<Shared<server::Connection>>, handlers: &Handlers) -> R
                     None => (false, None),
                 };
                 if let Some(token) = token {
-                    shared.lock().conn.channel_request_reply(id, token, ok)?;
+                    // The client may have closed the channel while the handler decided.
+                    let _ = shared.lock().conn.channel_request_reply(id, token, ok);
                 }
                 if let (Some(what), Some(session)) = (serve, sessions.get_mut(&id))
                     && let Some(handle) = session.channel.take()
                 {
-                    let (tx, rx) = channel();
+                    let (tx, rx) = sync_channel(CONTROL_QUEUE);
                     session.running = Some(tx);
                     let setup = &mut session.setup;
                     let session = ServerSession {
@@ -525,7 +528,7 @@ fn session_request(handlers: &Handlers, session: &mut Session, request: ChannelR
     let handler = &handlers.handler;
     match session.setup.step(request) {
         SessionStep::Answer(ok) => (ok, None),
-        SessionStep::Control(control) => (session.running.as_ref().is_some_and(|r| r.send(control).is_ok()), None),
+        SessionStep::Control(control) => (session.running.as_ref().is_some_and(|r| r.try_send(control).is_ok()), None),
         SessionStep::Ask(question) => {
             let yes = match &question {
                 SessionQuestion::Pty(pty) => handler.check_pty_request(pty),

@@ -240,15 +240,14 @@ impl Personal {
             None => self.run_pipes(session, cmd).await,
         };
         drop(agent);
-        result.unwrap_or_else(|e| {
-            let message = format!("sshd: cannot run the command: {e}\r\n");
-            let stderr = session.channel.stderr();
-            tokio::spawn(async move {
-                let mut stderr = stderr;
-                let _ = stderr.write_all(message.as_bytes()).await;
-            });
-            ExitStatus::Code(127)
-        })
+        match result {
+            Ok(status) => status,
+            Err(e) => {
+                let message = format!("sshd: cannot run the command: {e}\r\n");
+                let _ = session.channel.stderr().write_all(message.as_bytes()).await;
+                ExitStatus::Code(127)
+            }
+        }
     }
 
     /// A command on pipes: stdin, stdout and stderr stream both ways at the pace of the
@@ -273,11 +272,35 @@ impl Personal {
         let input = copy(from_client, stdin);
         // Output and errors until both pipes close; EOF goes to the client after both,
         // when the command is done.
-        let (mut to_client, mut stdout, mut stderr) = (to_client, stdout, stderr);
-        let output =
-            async { tokio::join!(copy_into(&mut stdout, &mut to_client), copy_into(&mut stderr, &mut to_stderr)) };
-        let finished = async { tokio::join!(child.wait(), output).0 };
-        let status = drive(finished, input, &mut session.controls, |control| on_control(pid, None, control)).await?;
+        // The pipes move into their copies, so a client that goes away closes them and the
+        // command sees them break when it writes, as under OpenSSH.
+        let mut to_client = to_client;
+        let output = async move {
+            tokio::join!(
+                async move {
+                    let mut stdout = stdout;
+                    copy_into(&mut stdout, &mut to_client).await
+                },
+                async move {
+                    let mut stderr = stderr;
+                    copy_into(&mut stderr, &mut to_stderr).await
+                }
+            )
+        };
+        let exited = Arc::new(AtomicBool::new(false));
+        let finished = async {
+            let (status, _) = tokio::join!(
+                async {
+                    let status = child.wait().await;
+                    exited.store(true, Ordering::SeqCst);
+                    status
+                },
+                output
+            );
+            status
+        };
+        let on_control = |control| on_control(pid, &exited, None, control);
+        let status = drive(finished, input, &mut session.controls, on_control, || {}).await?;
         Ok(exit_status_of(status))
     }
 
@@ -334,46 +357,64 @@ impl Personal {
                 }
             }
         };
+        let reaped = Arc::new(AtomicBool::new(false));
         let finished = async {
             let status = child.wait().await;
+            reaped.store(true, Ordering::SeqCst);
             exited.notify_one();
             status
         };
         let finished = async { tokio::join!(finished, output).0 };
-        let status =
-            drive(finished, input, &mut session.controls, |control| on_control(pid, Some(&resize), control)).await?;
+        let on_control = |control| on_control(pid, &reaped, Some(&resize), control);
+        // The channel or the connection is gone: a terminal hangs up, as when sshd closes
+        // the pty.
+        let hang_up = || {
+            if !reaped.load(Ordering::SeqCst) {
+                signal_group(pid, Signal::HUP);
+            }
+        };
+        let status = drive(finished, input, &mut session.controls, on_control, hang_up).await?;
         Ok(exit_status_of(status))
     }
 }
 
 /// Runs `finished` to its end while moving client input and delivering control requests;
-/// input that is still open when the command is done is left behind.
+/// input that is still open when the command is done is left behind. `gone` runs once the
+/// session's controls end: the channel or the connection is gone.
 async fn drive<T>(
     finished: impl Future<Output = io::Result<T>>,
     input: impl Future<Output = ()>,
     controls: &mut Controls,
     mut on_control: impl FnMut(SessionControl),
+    gone: impl FnOnce(),
 ) -> io::Result<T> {
     tokio::pin!(finished, input);
-    let (mut input_open, mut controls_open) = (true, true);
+    let (mut input_open, mut gone) = (true, Some(gone));
     loop {
         tokio::select! {
             r = &mut finished => return r,
             () = &mut input, if input_open => input_open = false,
-            control = controls.next(), if controls_open => match control {
+            control = controls.next(), if gone.is_some() => match control {
                 Some(control) => on_control(control),
-                None => controls_open = false,
+                None => {
+                    if let Some(gone) = gone.take() {
+                        gone();
+                    }
+                }
             },
         }
     }
 }
 
-fn on_control(pid: i32, pty: Option<&std::os::fd::OwnedFd>, control: SessionControl) {
+fn on_control(pid: i32, exited: &AtomicBool, pty: Option<&std::os::fd::OwnedFd>, control: SessionControl) {
     match control {
         // The whole group: `sh -c` forks the program it runs (dash does not exec the last
-        // command), and both must get it, as from a terminal.
+        // command), and both must get it, as from a terminal. Not once it was reaped: its
+        // number may be another process's by now.
         SessionControl::Signal(name) => {
-            if let Some(signal) = signal_named(&name) {
+            if !exited.load(Ordering::SeqCst)
+                && let Some(signal) = signal_named(&name)
+            {
                 signal_group(pid, signal);
             }
         }

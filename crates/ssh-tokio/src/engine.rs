@@ -346,6 +346,11 @@ impl<C: Core> Shared<C> {
                 while let Some(b) = st.conn.poll_transmit() {
                     out.push(b);
                 }
+                // A command may have made the core process input that waited (an auth
+                // reply releases requests the client sent ahead): sort what it raised.
+                let State { conn, mux, any_changed, .. } = st;
+                mux.dispatch(conn, &mut |_, w, change| w.wake(change));
+                *any_changed |= mux.take_events_pushed();
                 if !out.is_empty() {
                     st.room_freed();
                 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use ssh_proto::auth::{AuthMethod, AuthReply};
 use ssh_proto::connection::{ChannelId, ChannelKind, ExitStatus, GlobalReply, GlobalRequest, OpenFailure, PtyRequest};
 use ssh_proto::driver::{
-    AllowedAuths, AuthQuestion, FrontEnd, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup, SessionStep,
+    AllowedAuths, AuthQuestion, CONTROL_QUEUE, FrontEnd, MAX_REMOTE_FORWARDS, Serve, SessionQuestion, SessionSetup,
+    SessionStep,
 };
 pub use ssh_proto::driver::{AuthDecision, Interactive, SessionControl, X11Forwarding};
 use ssh_proto::ssh_key::PublicKey;
@@ -35,10 +36,6 @@ use crate::forward::pump;
 /// How long the server waits for the client to confirm a channel it opens (agent,
 /// forwarded-tcpip, X11).
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Control requests a running command has not taken yet; more are refused, so a client
-/// sending them in a loop cannot grow the server's memory.
-const CONTROL_QUEUE: usize = 64;
 
 /// What the server does for each decision, like Paramiko's `ServerInterface` and the
 /// blocking driver's `ServerHandler` under the same names, async. Every method has a
@@ -479,17 +476,30 @@ where
         Listed(live, n)
     });
     // The front end runs in a task of its own, so a handler that panics ends this
-    // connection (its state is dropped) and nothing else.
-    let front = tokio::spawn(front_end(Arc::clone(&shared), handlers));
-    let result = match front.await {
+    // connection (its state is dropped) and nothing else. Dropping this future (a
+    // cancelled `serve_connection`) ends the connection too.
+    let mut front = Ending { front: tokio::spawn(front_end(Arc::clone(&shared), handlers)), shared };
+    match (&mut front.front).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "a connection's handler panicked; the connection ends");
             Ok(())
         }
-    };
-    shared.disconnect(DisconnectReason::ByApplication, "server closing");
-    result
+    }
+}
+
+/// A connection's front end, which ends the connection when dropped, however the serving
+/// future ends (done, failed, cancelled).
+struct Ending {
+    front: JoinHandle<Result<(), Error>>,
+    shared: Arc<Shared<server::Connection>>,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.front.abort();
+        self.shared.disconnect(DisconnectReason::ByApplication, "server closing");
+    }
 }
 
 /// Aborts a task when dropped: a remote forward's listener stops with its connection.
@@ -551,7 +561,10 @@ async fn front_end<H: ServerHandler>(
                     sessions.remove(&gone);
                 }
                 if !handler.check_channel_request(&kind).await {
-                    shared.lock().st.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused")?;
+                    // The client may have given up on it meanwhile: that is not the end of
+                    // the connection.
+                    let _ =
+                        shared.lock().st.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "refused");
                     continue;
                 }
                 let channel = shared.accept_channel(id)?;
@@ -574,7 +587,8 @@ async fn front_end<H: ServerHandler>(
                     None => (false, None),
                 };
                 if let Some(token) = token {
-                    shared.lock().st.conn.channel_request_reply(id, token, ok)?;
+                    // The client may have closed the channel while the handler decided.
+                    let _ = shared.lock().st.conn.channel_request_reply(id, token, ok);
                 }
                 if let (Some(what), Some(session)) = (serve, sessions.get_mut(&id))
                     && let Some(channel) = session.channel.take()
@@ -606,31 +620,47 @@ async fn front_end<H: ServerHandler>(
 }
 
 /// Runs an accepted command, shell or subsystem, then sends its exit status and closes
-/// the channel. The handler runs in a task of its own, so a panic there ends this channel
-/// (status 255) and nothing else.
+/// the channel. A handler that panics ends this channel with status 255, as in the blocking
+/// driver, and nothing else.
 async fn run_command<H: ServerHandler>(handlers: Handlers<H>, session: ServerSession, what: Serve) {
-    let (result_tx, result_rx) = tokio::sync::oneshot::channel();
-    let served = tokio::spawn(async move {
-        let mut session = session;
-        let status = match &what {
-            Serve::Exec(command) => handlers.handler.exec(&mut session, command).await,
-            Serve::Shell => handlers.handler.shell(&mut session).await,
-            Serve::Subsystem(name) => match handlers.subsystems.get(name) {
-                Some(serve) => serve(&mut session).await,
-                None => handlers.handler.subsystem(&mut session, name).await,
-            },
-        };
-        let _ = result_tx.send((status, session));
-    });
-    match served.await {
-        Ok(()) => {
-            if let Ok((status, session)) = result_rx.await {
-                let _ = session.channel.send_eof();
-                let _ = session.channel.send_exit_status(status);
-                // Dropping the channel closes it.
+    let mut session = session;
+    let served = {
+        let session = &mut session;
+        let handlers = &handlers;
+        let what = &what;
+        let serving: Pin<Box<dyn Future<Output = ExitStatus> + Send + '_>> = Box::pin(async move {
+            match what {
+                Serve::Exec(command) => handlers.handler.exec(session, command).await,
+                Serve::Shell => handlers.handler.shell(session).await,
+                Serve::Subsystem(name) => match handlers.subsystems.get(name) {
+                    Some(serve) => serve(session).await,
+                    None => handlers.handler.subsystem(session, name).await,
+                },
             }
+        });
+        CatchUnwind(serving).await
+    };
+    let status = served.unwrap_or_else(|_| {
+        tracing::warn!("a channel handler panicked; its channel ends with status 255");
+        ExitStatus::Code(255)
+    });
+    let _ = session.channel.send_eof();
+    let _ = session.channel.send_exit_status(status);
+    // Dropping the channel closes it.
+}
+
+/// A future whose panic becomes an `Err`, so the caller can still answer for it.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(_) => std::task::Poll::Ready(Err(())),
         }
-        Err(_) => tracing::warn!("a channel handler panicked; its channel closes"),
     }
 }
 

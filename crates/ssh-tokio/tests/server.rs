@@ -257,9 +257,9 @@ async fn our_client_against_the_async_server() {
         assert!(out == data, "cat returned {} bytes of {}", out.len(), data.len());
         assert_eq!(status, Some(ExitStatus::Code(0)));
 
-        // A handler that panics closes its channel; the connection serves on.
+        // A handler that panics ends its channel with status 255; the connection serves on.
         let (out, _, status) = exec(&s, "panic", b"").await;
-        assert_eq!((out.len(), status), (0, None));
+        assert_eq!((out.len(), status), (0, Some(ExitStatus::Code(255))));
         assert_eq!(exec(&s, "still here", b"").await.0, b"still here");
 
         // Setup before the command: LC_ variables and a pty pass, FOO does not.
@@ -436,6 +436,17 @@ async fn an_awaited_decision_holds_up_only_its_own_connection() {
         let checked = slow_exec.await.unwrap();
         assert!(checked >= SLOW, "the exec check returned after {checked:?}");
         assert!(moved < SLOW, "data waited for another channel's decision: {moved:?}");
+
+        // A channel closed while its request is being decided: the late answer is
+        // dropped, and the connection serves on.
+        let ch = s.open_session().await.unwrap();
+        let asked = tokio::spawn(async move {
+            let _ = timeout(Duration::from_millis(50), ch.exec("slow-check")).await;
+            // Dropped here: the channel closes before the check returns.
+        });
+        asked.await.unwrap();
+        tokio::time::sleep(SLOW).await;
+        assert_eq!(exec(&s, "after", b"").await.0, b"after");
     })
     .await
     .expect("within the time limit");

@@ -217,6 +217,9 @@ impl FrontEnd {
     pub const NONE: FrontEnd = FrontEnd { channel_requests: false, global_requests: false, channel_opens: false };
 }
 
+/// Events a front end may have waiting before requests that want no reply are dropped.
+pub const MAX_QUEUED_EVENTS: usize = 256;
+
 impl<W> Demux<W> {
     /// Empty, for a front end that answers what `front_end` says.
     pub fn new(front_end: FrontEnd) -> Self {
@@ -499,6 +502,11 @@ impl<W> Demux<W> {
                 let _ = conn.global_request_reply(token, GlobalReply::Failure);
             }
             Event::GlobalRequest { token: None, .. } if !self.front_end.global_requests => {}
+            // Requests that want no answer pile up while the front end awaits a decision
+            // (the core bounds only those that want one): past a full queue they are
+            // dropped, as nothing is owed for them, so a client cannot grow our memory.
+            Event::ChannelRequest { token: None, .. } | Event::GlobalRequest { token: None, .. }
+                if self.events.len() >= MAX_QUEUED_EVENTS => {}
             Event::ChannelOpenRequest { id, .. } if !self.front_end.channel_opens => {
                 let _ = conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "no handler for this channel");
             }

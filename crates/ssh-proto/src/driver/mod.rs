@@ -16,13 +16,14 @@ use bytes::Bytes;
 
 pub use auth::{AuthOutcome, AuthStep, HostKeyVerifier};
 pub use demux::{
-    Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, Opening, STDERR_READ_AHEAD, send,
+    Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, MAX_QUEUED_EVENTS, Opening,
+    STDERR_READ_AHEAD, send,
 };
 pub use error::Error;
 pub use incoming::Incoming;
 pub use serve::{
-    AllowedAuths, AuthDecision, AuthQuestion, Interactive, MAX_REMOTE_FORWARDS, Serve, SessionControl, SessionQuestion,
-    SessionSetup, SessionStep, X11Forwarding,
+    AllowedAuths, AuthDecision, AuthQuestion, CONTROL_QUEUE, Interactive, MAX_REMOTE_FORWARDS, Serve, SessionControl,
+    SessionQuestion, SessionSetup, SessionStep, X11Forwarding,
 };
 
 use crate::connection::{

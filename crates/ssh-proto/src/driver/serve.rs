@@ -12,6 +12,10 @@ use crate::connection::{ChannelRequest, PtyRequest};
 /// client cannot have the server bind ports, and hold their descriptors, without end.
 pub const MAX_REMOTE_FORWARDS: usize = 256;
 
+/// Control requests (signals, window changes) a running command has not taken yet; more
+/// are refused, so a client sending them in a loop cannot grow the server's memory.
+pub const CONTROL_QUEUE: usize = 64;
+
 /// An authentication decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthDecision {
