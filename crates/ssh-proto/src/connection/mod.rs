@@ -463,7 +463,7 @@ impl ConnectionLayer {
             }
             let chunk = data.get(sent..sent + n).unwrap_or_default();
             let packet = ChannelData { recipient: ch.remote_id, code, data: chunk };
-            t.send(|w| packet.encode(w))?;
+            t.send_sized(header + n, |w| packet.encode(w))?;
             ch.send_window -= n as u32;
             sent += n;
         }

@@ -512,7 +512,7 @@ pub fn packet_decoder(data: &[u8]) {
             // The transport never sends an empty payload, and the opener rejects one.
             continue;
         }
-        let start = sealer.begin(&mut wire);
+        let start = sealer.begin(&mut wire, 0);
         wire.extend_from_slice(payload);
         sealer.finish(&mut wire, start, MAX_PACKET, &mut rng).expect("payloads below the maximum seal");
         payloads.push(payload);

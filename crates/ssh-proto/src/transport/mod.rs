@@ -459,7 +459,12 @@ impl Transport {
 
     /// Seals a message now, whatever the key-exchange state (kex messages, DISCONNECT).
     pub(crate) fn send_now(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
-        let start = self.sealer.begin(&mut self.out);
+        self.seal_now(0, encode)
+    }
+
+    /// [`send_now`](Self::send_now) of a payload of about `payload_hint` bytes.
+    fn seal_now(&mut self, payload_hint: usize, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
+        let start = self.sealer.begin(&mut self.out, payload_hint);
         encode(&mut self.out);
         self.sealer.finish(&mut self.out, start, self.cfg.limits.max_packet, &mut *self.rng)?;
         Ok(())
@@ -473,17 +478,28 @@ impl Transport {
     /// Sends a message of the layer above (or a generic transport message), queueing it
     /// while a key exchange is in progress; it goes out, in order, after our NEWKEYS.
     pub(crate) fn send(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
-        self.send_inner(encode, true)
+        self.send_inner(encode, true, 0)
+    }
+
+    /// [`send`](Self::send) of a payload of about `payload_hint` bytes (channel data): the
+    /// packet is reserved whole.
+    pub(crate) fn send_sized(&mut self, payload_hint: usize, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
+        self.send_inner(encode, true, payload_hint)
     }
 
     /// Like [`send`](Self::send), for a command of the application: when the deferral queue
     /// of a key exchange is full the message is not queued and the call fails with the
     /// non-fatal [`Error::OutputFull`] (retry after `poll_transmit` or `ChannelWritable`).
     pub(crate) fn send_command(&mut self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
-        self.send_inner(encode, false)
+        self.send_inner(encode, false, 0)
     }
 
-    fn send_inner(&mut self, encode: impl FnOnce(&mut BytesMut), peer_driven: bool) -> Result<(), Error> {
+    fn send_inner(
+        &mut self,
+        encode: impl FnOnce(&mut BytesMut),
+        peer_driven: bool,
+        payload_hint: usize,
+    ) -> Result<(), Error> {
         if self.closed {
             return Err(Error::Closed);
         }
@@ -504,7 +520,7 @@ impl Transport {
             }
             return Ok(());
         }
-        self.send_now(encode)?;
+        self.seal_now(payload_hint, encode)?;
         self.maybe_rekey().map_err(|e| self.fail(e))
     }
 

@@ -16,6 +16,10 @@ use crate::error::PacketError;
 /// Bytes before the payload: `uint32 packet_length`, `byte padding_length`.
 pub(crate) const HEADER_LEN: usize = 5;
 const MIN_PADDING: usize = 4;
+/// More than any padding we add (under two cipher blocks plus the minimum).
+const MAX_PADDING: usize = 64;
+/// The longest MAC or AEAD tag (hmac-sha2-512).
+const MAX_TAG: usize = 64;
 
 /// Traffic counted since the last key exchange, for rekey limits.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,7 +57,6 @@ impl Sealer {
         self.compressor = on.then(Compressor::new);
     }
 
-    /// Reserves the header; the caller then appends the payload to `out`.
     /// Heap held by the compression scratch buffer.
     pub(crate) fn buffer_capacity(&self) -> usize {
         self.scratch.capacity()
@@ -63,7 +66,14 @@ impl Sealer {
         self.scratch = Vec::new();
     }
 
-    pub(crate) fn begin(&self, out: &mut BytesMut) -> PacketStart {
+    /// `payload_hint`: the payload's size when the caller knows it (channel data), so that
+    /// the whole packet is reserved at once. Appending header, payload, padding and tag one
+    /// after another would reallocate, copying the payload again, whenever the writer
+    /// still holds the previous output.
+    pub(crate) fn begin(&self, out: &mut BytesMut, payload_hint: usize) -> PacketStart {
+        if payload_hint > 0 {
+            out.reserve(HEADER_LEN + payload_hint + MAX_PADDING + MAX_TAG);
+        }
         let start = out.len();
         out.put_bytes(0, HEADER_LEN);
         PacketStart(start)
@@ -271,7 +281,7 @@ mod tests {
     }
 
     fn seal(s: &mut Sealer, out: &mut BytesMut, payload: &[u8], rng: &mut SeededRng) {
-        let start = s.begin(out);
+        let start = s.begin(out, 0);
         out.extend_from_slice(payload);
         s.finish(out, start, 256 * 1024, rng).unwrap();
     }
