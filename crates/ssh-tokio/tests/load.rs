@@ -38,7 +38,10 @@ impl ServerHandler for Handler {
     async fn check_auth_password(&self, _user: &str, password: &str) -> AuthDecision {
         if password == PASSWORD { AuthDecision::Accept } else { AuthDecision::Reject }
     }
-    async fn check_exec_request(&self, _command: &[u8]) -> bool {
+    async fn check_exec_request(&self, command: &[u8]) -> bool {
+        if command == b"slow-check" {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
         true
     }
     /// `cat` (through a small buffer: the heap measured is the library's, not this
@@ -432,6 +435,48 @@ async fn slow_loris_peers_are_cut_and_silent_ones_do_not_block() {
         // They are all cut by the handshake timeout.
         assert!(until(Duration::from_secs(10), || server.connections() <= 1).await, "{} left", server.connections());
         drop(silent);
+    })
+    .await
+    .expect("within the time limit");
+    stop.stop();
+}
+
+/// While the front end awaits a decision, requests that want no reply are not queued
+/// without end: 6,000 `env` requests of 60 KiB (350 MiB) on an open channel leave the
+/// server holding a bounded queue of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_reply_do_not_pile_up_while_a_decision_awaits() {
+    let (addr, stop, _server) = start(config()).await;
+    timeout(Duration::from_secs(60), async {
+        let s = Arc::new(login(addr).await.unwrap());
+        // Open before the front end gets busy: opens wait for it too.
+        let ch = s.open_session().await.unwrap();
+        let slow = {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move {
+                let ch = s.open_session().await.unwrap();
+                ch.exec("slow-check").await.unwrap();
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = heap();
+        let value = "v".repeat(60 << 10);
+        let t = Instant::now();
+        for i in 0..6000 {
+            ch.set_env("FLOOD", &value).await.unwrap();
+            // Requests are not flow-controlled: pause now and then, so that what piles up
+            // is on the server, not in this client's output.
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let held = heap() - before;
+        eprintln!("heap grew by {} MiB for 6000 × 60 KiB of env requests in {:?}", held >> 20, t.elapsed());
+        assert!(t.elapsed() < Duration::from_millis(4500), "the flood outlasted the decision");
+        // At most MAX_QUEUED_EVENTS (256) of them, ~15 MiB, plus buffers in flight.
+        assert!(held < 128 << 20, "{} MiB held", held >> 20);
+        slow.await.unwrap();
     })
     .await
     .expect("within the time limit");
