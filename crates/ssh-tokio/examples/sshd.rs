@@ -516,10 +516,9 @@ async fn run() -> Result<(), Failure> {
     // Handled signals are reset to their default in every command this server runs, while
     // ignored ones would stay ignored: `nohup sshd` must not give its commands an
     // unkillable SIGHUP.
-    let mut stops = Vec::new();
-    for kind in [SignalKind::terminate(), SignalKind::interrupt(), SignalKind::hangup(), SignalKind::quit()] {
-        stops.push(signal(kind).map_err(|e| usage(format!("sshd: cannot handle signals: {e}")))?);
-    }
+    let handle = |kind| signal(kind).map_err(|e| usage(format!("sshd: cannot handle signals: {e}")));
+    let (mut term, mut int) = (handle(SignalKind::terminate())?, handle(SignalKind::interrupt())?);
+    let (mut hup, mut quit) = (handle(SignalKind::hangup())?, handle(SignalKind::quit())?);
     let server = Server::bind((cli.bind.as_str(), cli.port), config, handler)
         .await
         .map_err(|e| usage(format!("sshd: Bind to port {} on {} failed: {e}", cli.port, cli.bind)))?;
@@ -530,31 +529,16 @@ async fn run() -> Result<(), Failure> {
             .and_then(|()| out.flush())
             .map_err(|e| usage(format!("sshd: stdout: {e}")))?;
     }
-    let signalled = async {
-        let waits = stops.iter_mut().map(|s| Box::pin(s.recv()));
-        let _ = futures_select_all(waits).await;
-    };
     let served = tokio::select! {
         r = server.serve() => r,
-        () = signalled => Ok(()),
+        _ = term.recv() => Ok(()),
+        _ = int.recv() => Ok(()),
+        _ = hup.recv() => Ok(()),
+        _ = quit.recv() => Ok(()),
     };
     server.stop_handle().stop();
     registry.shutdown(SHUTDOWN_WAIT).await;
     served.map_err(|e| usage(format!("sshd: {e}")))
-}
-
-/// Waits for the first of `futures`.
-async fn futures_select_all<F: Future + Unpin>(futures: impl IntoIterator<Item = F>) {
-    let mut futures: Vec<F> = futures.into_iter().collect();
-    std::future::poll_fn(|cx| {
-        for f in &mut futures {
-            if std::pin::Pin::new(&mut *f).poll(cx).is_ready() {
-                return std::task::Poll::Ready(());
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
 }
 
 fn main() -> ExitCode {

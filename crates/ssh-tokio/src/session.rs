@@ -7,13 +7,13 @@ use std::time::Instant;
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest, OpenFailure};
-use ssh_proto::driver::{AuthOutcome, AuthStep, Forwarded, FrontEnd, HostKeyVerifier, Opening};
+use ssh_proto::driver::{AuthOutcome, AuthStep, Forwarded, FrontEnd, HostKeyVerifier};
 use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::Error;
 use crate::channel::Channel;
-use crate::engine::{ChannelState, Shared, Wake};
+use crate::engine::{Shared, Wake};
 
 /// Answers one round of keyboard-interactive prompts, one answer per prompt.
 /// `Send`, so that authentication futures can move between tasks.
@@ -260,15 +260,11 @@ impl Session {
                         let _ = st.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "not requested");
                         continue;
                     };
-                    if let Err(e) = st.conn.accept_channel(id) {
-                        return Some(Err(e.into()));
-                    }
-                    st.mux.channels.insert(id, ChannelState::new(Opening::Open));
                     return Some(Ok((id, Forwarded { address, port, originator, originator_port })));
                 }
             })
             .await?;
-        Ok((self.shared.channel(id), from))
+        Ok((self.shared.accept_channel(id)?, from))
     }
 
     /// Starts a key exchange now (Paramiko's `renegotiate_keys`); traffic keeps moving.
