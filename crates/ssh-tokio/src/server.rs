@@ -400,7 +400,9 @@ impl<H: ServerHandler> Server<H> {
             let _ = tcp.set_nodelay(true);
             let (config, handlers, live) = (Arc::clone(&self.config), self.handlers.clone(), Arc::clone(&self.live));
             tokio::spawn(async move {
-                if let Err(e) = serve(Source::<TcpStream>::Tcp(tcp), config, handlers, Some(live)).await {
+                if let Err(e) =
+                    serve(|conn| Shared::start_tcp(conn, tcp, FrontEnd::ALL), config, handlers, Some(live)).await
+                {
                     tracing::debug!(error = %e, %peer, "connection ended");
                 }
             });
@@ -445,31 +447,21 @@ pub async fn serve_connection<H: ServerHandler, S>(
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    serve(Source::Stream(stream), config, Handlers { handler, subsystems: Arc::default() }, None).await
+    let start = |conn| Shared::start(conn, stream, FrontEnd::ALL);
+    serve(start, config, Handlers { handler, subsystems: Arc::default() }, None).await
 }
 
-/// How a connection arrived: TCP is read through readiness, without a buffer of its own
-/// while idle; any other stream through a buffer.
-enum Source<S> {
-    Tcp(TcpStream),
-    Stream(S),
-}
-
-async fn serve<H: ServerHandler, S>(
-    source: Source<S>,
+/// Serves one connection whose tasks `start` spawns: TCP is read through readiness, with
+/// no buffer of its own while idle; any other stream through a buffer.
+async fn serve<H: ServerHandler>(
+    start: impl FnOnce(server::Connection) -> Arc<Shared<server::Connection>>,
     config: Arc<server::Config>,
     handlers: Handlers<H>,
     live: Option<Arc<Live>>,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
+) -> Result<(), Error> {
     let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
     let conn = server::Connection::new(config, Instant::now(), rng)?;
-    let shared = match source {
-        Source::Tcp(tcp) => Shared::start_tcp(conn, tcp, FrontEnd::ALL),
-        Source::Stream(stream) => Shared::start(conn, stream, FrontEnd::ALL),
-    };
+    let shared = start(conn);
     let _listed = live.map(|live| {
         let n = live.next.fetch_add(1, Ordering::Relaxed);
         live.conns().insert(n, Arc::downgrade(&shared));
