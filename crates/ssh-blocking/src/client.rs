@@ -1,141 +1,17 @@
 //! Paramiko's `SSHClient`: connect, check the host key against known_hosts, authenticate
-//! in Paramiko's order, run commands.
+//! in Paramiko's order (the core's [`LoginPlan`]), run commands.
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssh_proto::auth::{InfoRequest, Prompt};
-use ssh_proto::keys::file::decode_private_key;
+use ssh_files::{ConnectOptions, Prompter, default_keys, load_key};
+use ssh_proto::driver::{AuthMethod, KeySource, LoginPlan, password_answers, password_prompt};
 use ssh_proto::ssh_config::Proxy;
-use ssh_proto::{KeyPair, client};
 
 use crate::channel::{Channel, Stderr, Stdin};
-use crate::host_keys::{KnownHostsVerifier, UnknownHostPolicy};
-use crate::session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
+use crate::session::{AuthOutcome, HostKeyVerifier, Session};
 use crate::{AgentConnection, Error, Stream};
-
-/// The function behind a [`Prompter`].
-pub type PromptFn = dyn Fn(&InfoRequest) -> Vec<String> + Send + Sync;
-
-/// Answers keyboard-interactive prompts (one answer per prompt), for [`ConnectOptions::prompter`].
-#[derive(Clone)]
-pub struct Prompter(pub Arc<PromptFn>);
-
-impl std::fmt::Debug for Prompter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Prompter")
-    }
-}
-
-/// An authentication method [`Client::connect`] may try, in Paramiko's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// Keys: given, key files, the agent's, `~/.ssh` defaults.
-    PublicKey,
-    /// The password.
-    Password,
-    /// Keyboard-interactive: the prompter, or the password for a single hidden prompt.
-    KeyboardInteractive,
-}
-
-impl AuthMethod {
-    /// The method's name on the wire (`PreferredAuthentications`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::PublicKey => "publickey",
-            Self::Password => "password",
-            Self::KeyboardInteractive => "keyboard-interactive",
-        }
-    }
-
-    /// The method with this wire name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::PublicKey, Self::Password, Self::KeyboardInteractive].into_iter().find(|m| m.name() == name)
-    }
-}
-
-/// Paramiko's `SSHClient.connect` arguments, plus what ssh_config adds (proxies, host key
-/// alias, keepalive, algorithms: see [`ConnectOptions::from_config`]).
-#[derive(Clone, Debug)]
-pub struct ConnectOptions {
-    /// Host name or address.
-    pub host: String,
-    /// Port (22).
-    pub port: u16,
-    /// User name.
-    pub username: String,
-    /// Password, tried after the keys.
-    pub password: Option<String>,
-    /// Keys already loaded (`pkey`), tried first.
-    pub keys: Vec<Arc<KeyPair>>,
-    /// Private key files (`key_filename`), tried after `keys`; a file that cannot be loaded
-    /// is an error.
-    pub key_files: Vec<PathBuf>,
-    /// Passphrase for encrypted key files.
-    pub passphrase: Option<String>,
-    /// Try the agent's keys after the key files (`allow_agent`, default yes).
-    pub allow_agent: bool,
-    /// The agent's socket (`None`: `SSH_AUTH_SOCK`).
-    pub agent_socket: Option<PathBuf>,
-    /// Try `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` last (`look_for_keys`, default yes);
-    /// ones that are missing or need a passphrase are skipped.
-    pub look_for_keys: bool,
-    /// The methods to try, in this order among the three kinds (`PreferredAuthentications`;
-    /// default all, in Paramiko's order: keys, password, keyboard-interactive).
-    pub auth_methods: Vec<AuthMethod>,
-    /// Answers keyboard-interactive prompts, and asks for the password when none is given
-    /// and the server still wants one; without it, only a single hidden prompt is answered,
-    /// with the password (Paramiko's fallback).
-    pub prompter: Option<Prompter>,
-    /// TCP connect timeout (`timeout`).
-    pub connect_timeout: Option<Duration>,
-    /// Handshake, auth and channel timeouts.
-    pub timeouts: Timeouts,
-    /// The user's known_hosts file (read, and written by `AutoAdd` / `AcceptNew`).
-    pub known_hosts: Option<PathBuf>,
-    /// System known_hosts files (read only).
-    pub system_known_hosts: Vec<PathBuf>,
-    /// The name to look the host key up by (`HostKeyAlias`), instead of `host:port`.
-    pub host_key_alias: Option<String>,
-    /// What to do with an unknown host key.
-    pub policy: UnknownHostPolicy,
-    /// How to reach the host: directly, through a command's stdio (`ProxyCommand`, run by
-    /// `/bin/sh -c`, tokens already expanded) or through jump hosts (`ProxyJump`), each
-    /// authenticated with these same credentials and known_hosts.
-    pub proxy: Proxy,
-    /// The protocol configuration (algorithms, limits, compression, keepalive, rekeying).
-    pub config: client::Config,
-}
-
-impl ConnectOptions {
-    /// Options for `username@host:port` with Paramiko's defaults (reject unknown hosts).
-    pub fn new(host: &str, port: u16, username: &str) -> Self {
-        Self {
-            host: host.to_owned(),
-            port,
-            username: username.to_owned(),
-            password: None,
-            keys: Vec::new(),
-            key_files: Vec::new(),
-            passphrase: None,
-            allow_agent: true,
-            agent_socket: None,
-            look_for_keys: true,
-            auth_methods: vec![AuthMethod::PublicKey, AuthMethod::Password, AuthMethod::KeyboardInteractive],
-            prompter: None,
-            connect_timeout: Some(Duration::from_secs(30)),
-            timeouts: Timeouts::default(),
-            known_hosts: None,
-            system_known_hosts: Vec::new(),
-            host_key_alias: None,
-            policy: UnknownHostPolicy::Reject,
-            proxy: Proxy::Direct,
-            config: client::Config::default(),
-        }
-    }
-}
 
 /// An authenticated connection (Paramiko's `SSHClient`).
 pub struct Client {
@@ -153,14 +29,6 @@ pub struct Exec {
     pub stdout: Channel,
     /// Standard error.
     pub stderr: Stderr,
-}
-
-/// A private key file, decrypted with `passphrase` if it is encrypted.
-pub(crate) fn load_key(path: &std::path::Path, passphrase: Option<&str>) -> Result<KeyPair, Error> {
-    let text = std::fs::read_to_string(path)?;
-    let loaded = decode_private_key(&text, passphrase.map(str::as_bytes))
-        .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?;
-    Ok(KeyPair::new(loaded.key)?)
 }
 
 fn tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
@@ -191,12 +59,7 @@ impl Client {
             Proxy::Jump(hops) => {
                 let mut jumps: Vec<Client> = Vec::new();
                 for hop in hops {
-                    let mut o = options.clone();
-                    (o.proxy, o.host_key_alias) = (Proxy::Direct, None);
-                    (o.host, o.port) = (hop.host.clone(), hop.port.unwrap_or(22));
-                    if let Some(u) = &hop.user {
-                        o.username = u.clone();
-                    }
+                    let o = options.for_hop(hop);
                     let stream = Self::next_hop(jumps.last(), &o)?;
                     jumps.push(Self::connect_stream(stream, &o)?);
                 }
@@ -217,17 +80,7 @@ impl Client {
 
     /// Like [`Client::connect`] over an existing stream (Paramiko's `sock`).
     pub fn connect_stream(stream: Stream, options: &ConnectOptions) -> Result<Self, Error> {
-        let mut verifier = match &options.host_key_alias {
-            Some(alias) => KnownHostsVerifier::new(alias, 22, options.policy),
-            None => KnownHostsVerifier::new(&options.host, options.port, options.policy),
-        };
-        if let Some(f) = &options.known_hosts {
-            verifier = verifier.user_file(f);
-        }
-        for f in &options.system_known_hosts {
-            verifier = verifier.system_file(f);
-        }
-        Self::connect_with(stream, options, verifier)
+        Self::connect_with(stream, options, options.verifier())
     }
 
     /// Like [`Client::connect_stream`] with a custom host key check.
@@ -242,56 +95,27 @@ impl Client {
         Ok(client)
     }
 
-    /// Paramiko's order: given keys, key files, the agent's keys, `~/.ssh` keys, then the
-    /// password, then keyboard-interactive. The keys asked for come first, so a full agent
-    /// never earns "too many authentication failures" before them; a key already tried is
-    /// not tried again; a method the server stopped offering is skipped.
+    /// The login in the core's [`LoginPlan`] order; only the I/O (key files, the agent,
+    /// prompts) is done here.
     fn authenticate(&self, o: &ConnectOptions) -> Result<(), Error> {
         let s = &self.session;
         let user = o.username.as_str();
-        let mut allowed: Option<Vec<String>> = None;
-        // Each attempt's outcome: done, or the methods that can continue.
-        let settle = |outcome: AuthOutcome, allowed: &mut Option<Vec<String>>| match outcome {
-            AuthOutcome::Success => true,
-            AuthOutcome::Partial { methods } | AuthOutcome::Failure { methods } => {
-                *allowed = Some(methods);
-                false
-            }
-        };
-        let offered = |allowed: &Option<Vec<String>>, m: AuthMethod| {
-            allowed.as_ref().is_none_or(|a| a.iter().any(|n| n == m.name()))
-        };
-        for &method in &o.auth_methods {
-            if !offered(&allowed, method) {
-                continue;
-            }
+        let mut plan = o.login_plan();
+        while let Some(method) = plan.next_method() {
             let done = match method {
-                AuthMethod::PublicKey => self.try_keys(o, &mut |outcome| settle(outcome, &mut allowed))?,
+                AuthMethod::PublicKey => self.try_keys(o, &mut plan)?,
                 AuthMethod::Password => match (&o.password, &o.prompter) {
-                    (Some(p), _) => settle(s.auth_password(user, p)?, &mut allowed),
+                    (Some(p), _) => plan.settle(s.auth_password(user, p)?),
                     // Asked for only now, when the server still wants one.
-                    (None, Some(Prompter(ask))) => {
-                        let prompt = Prompt { text: format!("{user}@{}'s password: ", o.host), echo: false };
-                        let request =
-                            InfoRequest { name: String::new(), instruction: String::new(), prompts: vec![prompt] };
-                        match ask(&request).into_iter().next() {
-                            Some(p) => settle(s.auth_password(user, &p)?, &mut allowed),
-                            None => false,
-                        }
-                    }
+                    (None, Some(Prompter(ask))) => match ask(&password_prompt(user, &o.host)).into_iter().next() {
+                        Some(p) => plan.settle(s.auth_password(user, &p)?),
+                        None => false,
+                    },
                     (None, None) => false,
                 },
                 AuthMethod::KeyboardInteractive => match (&o.prompter, &o.password) {
-                    (Some(Prompter(f)), _) => settle(s.auth_interactive(user, "", |r| f(r))?, &mut allowed),
-                    (None, Some(p)) => {
-                        // Paramiko's fallback: the password for a single hidden prompt;
-                        // anything else gets empty answers, which the server refuses.
-                        let answer = |r: &InfoRequest| match r.prompts.as_slice() {
-                            [one] if !one.echo => vec![p.clone()],
-                            prompts => vec![String::new(); prompts.len()],
-                        };
-                        settle(s.auth_interactive(user, "", answer)?, &mut allowed)
-                    }
+                    (Some(Prompter(f)), _) => plan.settle(s.auth_interactive(user, "", |r| f(r))?),
+                    (None, Some(p)) => plan.settle(s.auth_interactive(user, "", |r| password_answers(r, p))?),
                     (None, None) => false,
                 },
             };
@@ -299,8 +123,8 @@ impl Client {
                 return Ok(());
             }
         }
-        let allowed = match allowed {
-            Some(a) => a,
+        let allowed = match plan.allowed() {
+            Some(a) => a.to_vec(),
             // Nothing was tried: ask the server what it allows, for the error.
             None => match s.auth_none(user)? {
                 AuthOutcome::Success => return Ok(()),
@@ -311,55 +135,50 @@ impl Client {
         Err(Error::AuthFailed { allowed })
     }
 
-    /// Public keys in Paramiko's order; `settle` says whether an outcome ends the login.
-    fn try_keys(&self, o: &ConnectOptions, settle: &mut dyn FnMut(AuthOutcome) -> bool) -> Result<bool, Error> {
+    /// Public keys from each [`KeySource`] in order; true once logged in.
+    fn try_keys(&self, o: &ConnectOptions, plan: &mut LoginPlan) -> Result<bool, Error> {
         let s = &self.session;
         let user = o.username.as_str();
-        let mut tried: Vec<ssh_proto::ssh_key::public::KeyData> = Vec::new();
-        let mut fresh = |key: &ssh_proto::ssh_key::PublicKey| {
-            let new = !tried.contains(key.key_data());
-            if new {
-                tried.push(key.key_data().clone());
-            }
-            new
-        };
-        let mut keys: Vec<Arc<KeyPair>> = o.keys.clone();
-        for path in &o.key_files {
-            keys.push(Arc::new(load_key(path, o.passphrase.as_deref())?));
-        }
-        for key in keys {
-            if fresh(key.public_key()) && settle(s.auth_publickey(user, key)?) {
-                return Ok(true);
-            }
-        }
-        if o.allow_agent {
-            let agent = match &o.agent_socket {
-                Some(p) => Some(AgentConnection::connect(p)),
-                None => AgentConnection::from_env(),
-            };
-            // An agent that is not there or fails is skipped, as Paramiko does.
-            if let Some(Ok(mut agent)) = agent {
-                for identity in agent.identities().unwrap_or_default() {
-                    let Ok(key) = identity.public_key() else { continue };
-                    if fresh(&key) && settle(s.auth_agent_key(user, &identity, &mut agent)?) {
-                        return Ok(true);
+        for source in KeySource::ORDER {
+            match source {
+                KeySource::Given => {
+                    for key in &o.keys {
+                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, Arc::clone(key))?) {
+                            return Ok(true);
+                        }
                     }
                 }
-            }
-        }
-        if o.look_for_keys
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            let dir = PathBuf::from(home).join(".ssh");
-            for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
-                let Ok(key) = load_key(&dir.join(name), o.passphrase.as_deref()) else { continue };
-                if fresh(key.public_key()) && settle(s.auth_publickey(user, Arc::new(key))?) {
-                    return Ok(true);
+                KeySource::Files => {
+                    for path in &o.key_files {
+                        let key = Arc::new(load_key(path, o.passphrase.as_deref())?);
+                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, key)?) {
+                            return Ok(true);
+                        }
+                    }
                 }
+                KeySource::Agent => {
+                    // An agent that is not there or fails is skipped, as Paramiko does.
+                    let Some(Ok(mut agent)) = o.agent_socket_path().map(AgentConnection::connect) else { continue };
+                    for identity in agent.identities().unwrap_or_default() {
+                        let Ok(key) = identity.public_key() else { continue };
+                        if plan.first_offer(&key) && plan.settle(s.auth_agent_key(user, &identity, &mut agent)?) {
+                            return Ok(true);
+                        }
+                    }
+                }
+                KeySource::Defaults if o.look_for_keys => {
+                    for key in default_keys(o.passphrase.as_deref()) {
+                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, Arc::new(key))?) {
+                            return Ok(true);
+                        }
+                    }
+                }
+                KeySource::Defaults => {}
             }
         }
         Ok(false)
     }
+
     /// The underlying session (Paramiko's `get_transport()`); clone the `Arc` to share it
     /// with forwarders and other threads.
     pub fn session(&self) -> &Arc<Session> {

@@ -10,10 +10,8 @@ mod accept;
 mod agent;
 mod channel;
 mod client;
-mod config;
 mod engine;
 mod forward;
-mod host_keys;
 mod server;
 mod session;
 mod stream;
@@ -21,17 +19,22 @@ mod stream;
 pub use accept::Forwarded;
 pub use agent::AgentConnection;
 pub use channel::{Channel, Reader, Stderr, Stdin, select};
-pub use client::{AuthMethod, Client, ConnectOptions, Exec, PromptFn, Prompter};
-pub use config::{SystemEnvironment, local_user};
+pub use client::{Client, Exec};
 pub use forward::{Duplex, LocalForward, RemoteForward, pump};
-pub use host_keys::{KnownHostsVerifier, UnknownHostPolicy};
 pub use server::{
     AgentOpener, AuthDecision, Interactive, Server, ServerHandler, ServerSession, SessionControl, StopHandle,
     SubsystemFn, X11Forwarding, serve_connection,
 };
-pub use session::{AuthOutcome, HostKeyVerifier, Session, Timeouts};
+pub use session::{AuthOutcome, HostKeyVerifier, Session};
+/// The user's files, shared with the async driver: connect options, ssh_config, known_hosts, keys.
+pub use ssh_files::{
+    AuthMethod, ConnectOptions, KnownHostsVerifier, PromptFn, Prompter, SystemEnvironment, Timeouts, UnknownHostPolicy,
+    default_keys, load_key, local_user,
+};
 pub use ssh_proto::driver::Error;
 pub use stream::Stream;
 
+/// Re-exported for [`ConnectOptions::from_config`] and the other file helpers.
+pub use ssh_files;
 /// Re-exported so users name the core's types through one crate.
 pub use ssh_proto;

@@ -8,8 +8,8 @@ use ssh_proto::algorithm::HostKeyAlgorithm;
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
 use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
-use ssh_proto::driver::AuthStep;
 pub use ssh_proto::driver::{AuthOutcome, HostKeyVerifier};
+use ssh_proto::driver::{AuthStep, Timeouts};
 use ssh_proto::ssh_key::PublicKey;
 use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 
@@ -18,29 +18,6 @@ use crate::accept::{Acceptor, Forwarded};
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
 use crate::stream::Stream;
-
-/// Timeouts of a session's blocking calls (Paramiko's `banner_timeout`, `auth_timeout`,
-/// `channel_timeout`). `None` waits forever.
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    /// The handshake: banner, key exchange, host key decision.
-    pub handshake: Option<Duration>,
-    /// Each authentication call.
-    pub auth: Option<Duration>,
-    /// Opening a channel and each channel request; also the default read/write timeout of
-    /// new channels is `None` (blocking, like a socket).
-    pub channel: Option<Duration>,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            handshake: Some(Duration::from_secs(15)),
-            auth: Some(Duration::from_secs(30)),
-            channel: Some(Duration::from_secs(30)),
-        }
-    }
-}
 
 /// Answers one round of keyboard-interactive prompts, one answer per prompt.
 type PromptAnswerer<'a> = dyn FnMut(&InfoRequest) -> Vec<String> + 'a;

@@ -8,6 +8,7 @@ mod auth;
 mod demux;
 mod error;
 mod incoming;
+mod login;
 mod serve;
 
 use std::time::Instant;
@@ -21,6 +22,7 @@ pub use demux::{
 };
 pub use error::Error;
 pub use incoming::Incoming;
+pub use login::{AuthMethod, KeySource, LoginPlan, Timeouts, password_answers, password_prompt};
 pub use serve::{
     AllowedAuths, AuthDecision, AuthQuestion, CONTROL_QUEUE, Interactive, MAX_REMOTE_FORWARDS, Serve, SessionControl,
     SessionQuestion, SessionSetup, SessionStep, X11Forwarding,

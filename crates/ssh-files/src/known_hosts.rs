@@ -11,7 +11,7 @@ use ssh_proto::ServerHostKey;
 use ssh_proto::keys::fingerprint::{FingerprintHash, fingerprint};
 use ssh_proto::known_hosts::{Hashing, HostQuery, HostStatus, KnownHosts, host_port_name};
 
-use crate::session::HostKeyVerifier;
+use ssh_proto::driver::HostKeyVerifier;
 
 /// What to do with a host key that no known_hosts file lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! ssh_config for the blocking client: the operating system's side of the core's
+//! ssh_config for both drivers' clients: the operating system's side of the core's
 //! [`Environment`] (files, globs, `Match exec`, variables, name lookup), the local account,
 //! and [`ConnectOptions`] from a resolved host.
 
@@ -127,7 +127,7 @@ impl ConnectOptions {
         let expand = |s: &str| r.expand(s, env).map_err(|e| bad(format!("{s}: {e}")));
         for file in r.identity_files() {
             let path = expand(&file)?;
-            if let Ok(key) = crate::client::load_key(path.as_ref(), None) {
+            if let Ok(key) = crate::load_key(path.as_ref(), None) {
                 o.keys.push(Arc::new(key));
             }
         }
