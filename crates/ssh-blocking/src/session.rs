@@ -14,7 +14,7 @@ use ssh_proto::ssh_key::PublicKey;
 use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 
 use crate::Error;
-use crate::accept::{Acceptor, Forwarded};
+use crate::accept::{Acceptor, ForwardHandler, Forwarded};
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
 use crate::stream::Stream;
@@ -283,12 +283,21 @@ impl Session {
         handler: impl Fn(Channel, Forwarded) + Send + Sync + 'static,
     ) -> Result<u32, Error> {
         self.acceptor.start(&self.shared)?;
+        let handler: ForwardHandler = Arc::new(handler);
+        // A port asked for by number is routed before the server can use it.
+        if port != 0 {
+            self.acceptor.add_forward(address, port, Arc::clone(&handler));
+        }
         let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
-        let bound = match self.shared.global_request(&request, deadline(self.timeouts.channel))? {
-            GlobalReply::Success { bound_port, .. } => bound_port.unwrap_or(port),
-            GlobalReply::Failure => return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}"))),
+        let bound = match self.shared.global_request(&request, deadline(self.timeouts.channel)) {
+            Ok(GlobalReply::Success { bound_port, .. }) => bound_port.unwrap_or(port),
+            refused => {
+                self.acceptor.remove_forward(address, port);
+                refused?;
+                return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
+            }
         };
-        self.acceptor.add_forward(address, bound, Arc::new(handler));
+        self.acceptor.add_forward(address, bound, handler);
         Ok(bound)
     }
 

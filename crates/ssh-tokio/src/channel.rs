@@ -88,6 +88,12 @@ impl Channel {
         self.request(ChannelRequest::WindowChange { cols, rows, width_px: 0, height_px: 0 }, false).await
     }
 
+    /// Asks the server to forward its agent connections back over this session's
+    /// connection (`ssh -A`); serve them with [`crate::Session::forward_agent`].
+    pub async fn request_agent_forwarding(&self) -> Result<(), Error> {
+        self.request(ChannelRequest::AuthAgent, true).await
+    }
+
     /// Sends a signal (`TERM`, `INT`, …) to the remote command.
     pub async fn signal(&self, name: &str) -> Result<(), Error> {
         self.request(ChannelRequest::Signal { name: name.to_owned() }, false).await

@@ -74,3 +74,53 @@ impl Drop for LocalForward {
         self.accepting.abort();
     }
 }
+
+/// A remote forward (`ssh -R`): the server listens on `address:port` and each connection
+/// it accepts is carried back and connected to `host:port` as seen from this machine.
+/// Dropping it cancels the forward (in a spawned task: `Drop` cannot wait).
+pub struct RemoteForward {
+    session: Arc<Session>,
+    address: String,
+    port: u32,
+}
+
+impl RemoteForward {
+    /// Asks the server to listen on `address:port` (port 0: it chooses) and forwards each
+    /// connection to `host:port`.
+    pub async fn start(
+        session: Arc<Session>,
+        address: &str,
+        port: u32,
+        host: &str,
+        target_port: u16,
+    ) -> Result<Self, crate::Error> {
+        let host = host.to_owned();
+        let port = session
+            .request_port_forward(address, port, move |channel, _from| {
+                let host = host.clone();
+                tokio::spawn(async move {
+                    // Nobody listens there: closing the channel tells the server, as ssh does.
+                    if let Ok(tcp) = tokio::net::TcpStream::connect((host.as_str(), target_port)).await {
+                        let _ = tcp.set_nodelay(true);
+                        let _ = pump(channel, tcp).await;
+                    }
+                });
+            })
+            .await?;
+        Ok(Self { session, address: address.to_owned(), port })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn remote_port(&self) -> u32 {
+        self.port
+    }
+}
+
+impl Drop for RemoteForward {
+    fn drop(&mut self) {
+        let (session, address, port) = (Arc::clone(&self.session), std::mem::take(&mut self.address), self.port);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { session.cancel_port_forward(&address, port).await });
+        }
+    }
+}

@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use ssh_proto::auth::InfoRequest;
 use ssh_proto::client::Identity;
-use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest, OpenFailure};
+use ssh_proto::connection::{ChannelKind, GlobalReply, GlobalRequest};
 use ssh_proto::driver::{AuthOutcome, AuthStep, Forwarded, FrontEnd, HostKeyVerifier};
 use ssh_proto::{DisconnectReason, KeyPair, ServerHostKey, client};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::Error;
+use crate::accept::{Acceptor, Route};
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
+use crate::{AgentConnection, Error};
 
 /// Answers one round of keyboard-interactive prompts, one answer per prompt.
 /// `Send`, so that authentication futures can move between tasks.
@@ -43,6 +44,7 @@ pub struct Session {
     shared: Arc<Shared<client::Connection>>,
     host_key: ServerHostKey,
     banner: Mutex<Option<String>>,
+    acceptor: Arc<Acceptor>,
 }
 
 impl Session {
@@ -83,7 +85,7 @@ impl Session {
         shared.lock().st.conn.accept_host_key(token)?;
         shared.wait_for(Wake::Any, |st| st.conn.is_established().then_some(Ok(()))).await?;
         drop(guard.disarm());
-        Ok(Self { shared, host_key: key, banner: Mutex::new(None) })
+        Ok(Self { shared, host_key: key, banner: Mutex::new(None), acceptor: Arc::default() })
     }
 
     /// Connects over TCP to `addr` (with `TCP_NODELAY`, as every handshake round trip
@@ -95,6 +97,16 @@ impl Session {
     ) -> Result<Self, Error> {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
+        Self::over_tcp(tcp, config, verifier).await
+    }
+
+    /// [`Session::handshake`] over TCP, read by readiness into a per-thread buffer (an
+    /// idle connection holds no read buffer).
+    pub(crate) async fn over_tcp(
+        tcp: tokio::net::TcpStream,
+        config: client::Config,
+        verifier: impl HostKeyVerifier,
+    ) -> Result<Self, Error> {
         Self::establish(|conn| Shared::start_tcp(conn, tcp, FrontEnd::NONE), config, verifier).await
     }
 
@@ -130,11 +142,15 @@ impl Session {
 
     /// Waits for the outcome of the authentication request just sent, answering
     /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
-    /// moves on); there is no agent signer here.
+    /// moves on) and signing with `agent` (none given: the signature fails).
     ///
     /// Not cancellation-safe: the request stays in flight, and its outcome would be taken
     /// by the next authentication call.
-    async fn auth_outcome(&self, mut answer: Option<&mut PromptAnswerer<'_>>) -> Result<AuthOutcome, Error> {
+    async fn auth_outcome(
+        &self,
+        mut answer: Option<&mut PromptAnswerer<'_>>,
+        mut agent: Option<&mut AgentConnection>,
+    ) -> Result<AuthOutcome, Error> {
         loop {
             let step = self
                 .shared
@@ -143,20 +159,28 @@ impl Session {
                     st.mux.take_auth_step(banner).map(Ok)
                 })
                 .await?;
-            let mut g = self.shared.lock();
+            // Prompts and signatures are answered without the lock held.
             match step {
                 AuthStep::Done(outcome) => {
                     tracing::debug!(?outcome, "authentication");
                     return Ok(outcome);
                 }
                 AuthStep::Prompts(request) => {
-                    // The answerer runs without the lock held.
-                    drop(g);
                     let replies = answer.as_mut().map(|f| f(&request)).unwrap_or_default();
                     let refs: Vec<&str> = replies.iter().map(String::as_str).collect();
                     self.shared.lock().st.conn.auth_info_response(&refs)?;
                 }
-                AuthStep::Sign { token, .. } => g.st.conn.signature_failed(token)?,
+                AuthStep::Sign { token, key, algorithm, data } => {
+                    let signature = match agent.as_mut() {
+                        Some(a) => a.sign_for_auth(&key, algorithm, &data).await.ok(),
+                        None => None,
+                    };
+                    let mut g = self.shared.lock();
+                    match signature {
+                        Some(sig) => g.st.conn.provide_signature(token, &sig)?,
+                        None => g.st.conn.signature_failed(token)?,
+                    }
+                }
             }
         }
     }
@@ -164,14 +188,14 @@ impl Session {
     /// `none` authentication (learns the allowed methods, or logs in a user without one).
     pub async fn auth_none(&self, user: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_none(user)?;
-        self.auth_outcome(None).await
+        self.auth_outcome(None, None).await
     }
 
     /// Password authentication (falls back to keyboard-interactive with the same password
     /// when the server only offers that, as Paramiko does).
     pub async fn auth_password(&self, user: &str, password: &str) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_password(user, password)?;
-        self.auth_outcome(None).await
+        self.auth_outcome(None, None).await
     }
 
     /// Keyboard-interactive authentication: `answer` gets each round of prompts and returns
@@ -183,13 +207,27 @@ impl Session {
         mut answer: impl FnMut(&InfoRequest) -> Vec<String> + Send,
     ) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_keyboard_interactive(user, submethods)?;
-        self.auth_outcome(Some(&mut answer)).await
+        self.auth_outcome(Some(&mut answer), None).await
     }
 
     /// Public key authentication with a local key (the core signs).
     pub async fn auth_publickey(&self, user: &str, key: Arc<KeyPair>) -> Result<AuthOutcome, Error> {
         self.shared.lock().st.conn.auth_publickey(user, Identity::Key(key))?;
-        self.auth_outcome(None).await
+        self.auth_outcome(None, None).await
+    }
+
+    /// Public key authentication with a key the agent holds (an identity it listed): the
+    /// agent signs. Not cancellation-safe (see [`AgentConnection`]).
+    pub async fn auth_agent_key(
+        &self,
+        user: &str,
+        identity: &ssh_proto::agent::Identity,
+        agent: &mut AgentConnection,
+    ) -> Result<AuthOutcome, Error> {
+        let key = identity.public_key().map_err(|e| Error::Io(std::io::Error::other(format!("agent key: {e}"))))?;
+        let certificate = identity.certificate().map(Box::new);
+        self.shared.lock().st.conn.auth_publickey(user, Identity::External { key, certificate })?;
+        self.auth_outcome(None, Some(agent)).await
     }
 
     /// Opens a session channel (for exec, shell, subsystem). Dropping the future before
@@ -226,19 +264,49 @@ impl Session {
         self.shared.global_request(request).await
     }
 
-    /// Asks the server to listen on `address:port` (`ssh -R`; port 0: any) and returns the
-    /// port it bound. Connections to it arrive through [`Session::accept`].
-    pub async fn request_port_forward(&self, address: &str, port: u32) -> Result<u32, Error> {
-        self.shared.lock().st.mux.front_end.channel_opens = true;
-        let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
-        match self.global_request(&request).await? {
-            GlobalReply::Success { bound_port, .. } => Ok(bound_port.unwrap_or(port)),
-            GlobalReply::Failure => Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}"))),
-        }
+    /// Asks the server to listen on `address:port` (`ssh -R`; port 0 lets it choose) and
+    /// returns the port it listens on. Each connection it accepts arrives as a channel,
+    /// handed with its origin to `handler` on the session's accepting task: spawn whatever
+    /// takes time.
+    pub async fn request_port_forward(
+        &self,
+        address: &str,
+        port: u32,
+        handler: impl Fn(Channel, Forwarded) + Send + Sync + 'static,
+    ) -> Result<u32, Error> {
+        self.forward(address, port, Route::Handler(Arc::new(handler))).await
     }
 
-    /// Stops a remote forward.
+    /// Like [`Session::request_port_forward`] without a handler (Paramiko's
+    /// `request_port_forward(address, port)`): the connections wait for
+    /// [`Session::accept`].
+    pub async fn request_port_forward_queued(&self, address: &str, port: u32) -> Result<u32, Error> {
+        self.forward(address, port, Route::Accept).await
+    }
+
+    async fn forward(&self, address: &str, port: u32, route: Route) -> Result<u32, Error> {
+        self.acceptor.start(&self.shared);
+        // A port asked for by number is routed before the server can use it.
+        if port != 0 {
+            self.acceptor.add_forward(address, port, route.clone());
+        }
+        let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
+        let bound = match self.global_request(&request).await {
+            Ok(GlobalReply::Success { bound_port, .. }) => bound_port.unwrap_or(port),
+            refused => {
+                self.acceptor.remove_forward(address, port);
+                refused?;
+                return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
+            }
+        };
+        self.acceptor.add_forward(address, bound, route);
+        Ok(bound)
+    }
+
+    /// Stops a remote forward: the server stops listening on `address:port` (the port the
+    /// request returned).
     pub async fn cancel_port_forward(&self, address: &str, port: u32) -> Result<(), Error> {
+        self.acceptor.remove_forward(address, port);
         let request = GlobalRequest::CancelTcpipForward { address: address.to_owned(), port };
         match self.global_request(&request).await? {
             GlobalReply::Success { .. } => Ok(()),
@@ -246,25 +314,42 @@ impl Session {
         }
     }
 
-    /// The next connection to a remotely forwarded port (Paramiko's `accept`), once one
-    /// arrives; channels the server opens that were not asked for are refused on the way.
-    /// Cancellation-safe: a connection is taken only when it is returned. Until it is
-    /// called, the server's opens wait.
+    /// The next connection of a forward requested with
+    /// [`Session::request_port_forward_queued`] (Paramiko's `accept`), once one arrives.
+    /// Cancellation-safe: a connection is taken only when it is returned. Bound it with
+    /// `tokio::time::timeout`.
     pub async fn accept(&self) -> Result<(Channel, Forwarded), Error> {
-        let (id, from) = self
-            .shared
-            .wait_for(Wake::Any, |st| {
-                loop {
-                    let (id, kind) = st.mux.take_channel_open()?;
-                    let ChannelKind::ForwardedTcpip { address, port, originator, originator_port } = kind else {
-                        let _ = st.conn.reject_channel(id, OpenFailure::AdministrativelyProhibited, "not requested");
-                        continue;
-                    };
-                    return Some(Ok((id, Forwarded { address, port, originator, originator_port })));
+        self.acceptor.start(&self.shared);
+        let next = self.acceptor.queued.lock().await.recv().await;
+        match next {
+            Some(next) => Ok(next),
+            // The accepting task ended with the connection: say how it ended.
+            None => self.shared.wait_for(Wake::Any, |_| None).await,
+        }
+    }
+
+    /// Accepts the agent channels the server opens on sessions that asked for agent
+    /// forwarding ([`Channel::request_agent_forwarding`]), handing each to `handler` on the
+    /// session's accepting task: spawn whatever takes time.
+    pub fn set_agent_handler(&self, handler: impl Fn(Channel) + Send + Sync + 'static) {
+        self.acceptor.set_agent(Arc::new(handler));
+        self.acceptor.start(&self.shared);
+    }
+
+    /// Forwards agent channels to the agent listening on `socket` (usually
+    /// `SSH_AUTH_SOCK`), as `ssh -A` does; ask for forwarding on each session with
+    /// [`Channel::request_agent_forwarding`].
+    pub fn forward_agent(&self, socket: impl Into<std::path::PathBuf>) {
+        let socket = socket.into();
+        self.set_agent_handler(move |channel| {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                // No agent there: the closed channel tells the server's client so.
+                if let Ok(agent) = tokio::net::UnixStream::connect(&socket).await {
+                    let _ = crate::forward::pump(channel, agent).await;
                 }
-            })
-            .await?;
-        Ok((self.shared.accept_channel(id)?, from))
+            });
+        });
     }
 
     /// Starts a key exchange now (Paramiko's `renegotiate_keys`); traffic keeps moving.

@@ -321,7 +321,7 @@ async fn remote_forward_through_sshd() {
     let sshd = Sshd::start().unwrap();
     let s = Arc::new(login(&sshd, client::Config::default()).await);
     timeout(LIMIT, async {
-        let port = s.request_port_forward("127.0.0.1", 0).await.unwrap();
+        let port = s.request_port_forward_queued("127.0.0.1", 0).await.unwrap();
         assert_ne!(port, 0);
         let server = Arc::clone(&s);
         let echoing = tokio::spawn(async move {

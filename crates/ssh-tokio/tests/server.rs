@@ -352,7 +352,7 @@ async fn forwarding_both_ways_through_the_async_server() {
         assert!(matches!(refused, Err(Error::ChannelOpen { .. })), "{:?}", refused.err());
 
         // -R: the server listens, and each connection arrives through accept.
-        let port = s.request_port_forward("127.0.0.1", 0).await.unwrap();
+        let port = s.request_port_forward_queued("127.0.0.1", 0).await.unwrap();
         let dial = tokio::spawn(async move {
             let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port as u16)).await.unwrap();
             tcp.write_all(b"through the tunnel").await.unwrap();
@@ -375,11 +375,11 @@ async fn forwarding_both_ways_through_the_async_server() {
         // A connection holds at most MAX_REMOTE_FORWARDS; a cancel makes room again.
         let mut ports = Vec::new();
         for _ in 0..ssh_tokio::ssh_proto::driver::MAX_REMOTE_FORWARDS {
-            ports.push(s.request_port_forward("127.0.0.1", 0).await.unwrap());
+            ports.push(s.request_port_forward_queued("127.0.0.1", 0).await.unwrap());
         }
-        assert!(matches!(s.request_port_forward("127.0.0.1", 0).await, Err(Error::RequestRefused(_))));
+        assert!(matches!(s.request_port_forward_queued("127.0.0.1", 0).await, Err(Error::RequestRefused(_))));
         s.cancel_port_forward("127.0.0.1", ports[0]).await.unwrap();
-        s.request_port_forward("127.0.0.1", 0).await.unwrap();
+        s.request_port_forward_queued("127.0.0.1", 0).await.unwrap();
     })
     .await
     .expect("within the time limit");
