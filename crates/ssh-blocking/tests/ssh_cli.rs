@@ -13,15 +13,24 @@ use ssh_blocking::{AuthDecision, Server, ServerHandler, ServerSession};
 use test_support::process::{ChildGuard, Finished, run, run_with_input};
 use test_support::{EchoServer, Peer, Sshd, SshdOptions, pattern, require_peers};
 
-/// `target/<profile>/examples/ssh` (built by `cargo test` with the examples).
+/// The example under test: ssh-blocking's `ssh`, or ssh-tokio's `ssh-tokio` when
+/// ssh-tokio's tests include this file (both keep the same contract).
+const EXAMPLE: &str = match env!("CARGO_PKG_NAME").as_bytes() {
+    b"ssh-tokio" => "ssh-tokio",
+    _ => "ssh",
+};
+
+/// `target/<profile>/examples/ssh` (or `ssh-tokio`), built by `cargo test` with the examples.
 fn ssh_example() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let bin = profile_dir.join("examples").join(format!("ssh{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join("examples").join(format!("{EXAMPLE}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not built: `cargo test` without --test filters builds the examples, or `cargo build -p ssh-blocking --example ssh`",
-        bin.display()
+        "{} not built: `cargo test -p {}` without --test filters builds the examples, or `cargo build -p {} --example {EXAMPLE}`",
+        bin.display(),
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_NAME")
     );
     bin
 }

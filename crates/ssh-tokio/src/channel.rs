@@ -25,6 +25,20 @@ pub struct Channel {
     id: ChannelId,
 }
 
+/// Standard input of a [`Channel`], writable from another task than the one reading it
+/// (`shutdown` sends EOF). Dropping it does not close the channel.
+pub struct Stdin {
+    link: Arc<dyn Link>,
+    id: ChannelId,
+}
+
+impl Stdin {
+    /// No more standard input.
+    pub fn send_eof(&self) -> Result<(), Error> {
+        self.link.eof(self.id)
+    }
+}
+
 /// Standard error of a [`Channel`] (extended data), readable while the channel is read
 /// from another task; on a server's channel, writing sends standard error.
 pub struct Stderr {
@@ -124,6 +138,11 @@ impl Channel {
         self.link.set_stderr_read_ahead(self.id, bytes);
     }
 
+    /// A handle on the channel's standard input, for writing from another task.
+    pub fn stdin(&self) -> Stdin {
+        Stdin { link: Arc::clone(&self.link), id: self.id }
+    }
+
     /// A handle on the channel's standard error.
     pub fn stderr(&self) -> Stderr {
         Stderr { link: Arc::clone(&self.link), id: self.id }
@@ -166,6 +185,21 @@ impl AsyncWrite for Channel {
     }
 
     /// Sent data is in the connection's output; the writer task delivers it.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends EOF.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.link.eof(self.id).map_err(io::Error::from))
+    }
+}
+
+impl AsyncWrite for Stdin {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.link.poll_write(cx, self.id, ChannelStream::Stdout, data).map_err(io::Error::from)
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }

@@ -18,7 +18,7 @@ mod session;
 mod stream;
 
 pub use agent::AgentConnection;
-pub use channel::{Channel, Stderr};
+pub use channel::{Channel, Stderr, Stdin};
 pub use client::{Client, Exec};
 pub use forward::{LocalForward, RemoteForward, pump};
 pub use server::{

@@ -140,6 +140,15 @@ impl Session {
         self.shared.lock().st.mux.ended.is_none()
     }
 
+    /// Waits until the connection ends, and says how ([`Error::Disconnected`]).
+    /// Cancellation-safe.
+    pub async fn closed(&self) -> Error {
+        match self.shared.wait_for(Wake::Any, |_| None::<Result<std::convert::Infallible, Error>>).await {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
+    }
+
     /// Waits for the outcome of the authentication request just sent, answering
     /// keyboard-interactive prompts with `answer` (none given: empty answers, so the server
     /// moves on) and signing with `agent` (none given: the signature fails).
