@@ -210,6 +210,11 @@ pub(crate) struct Shared<C> {
     events: Condvar,
     /// Wakes the writer thread: output or a new timer may be waiting.
     wake: Condvar,
+    /// The stream's writing half. Whoever takes output from the core holds it from before
+    /// taking until the bytes are written, so output leaves in the order it was made: the
+    /// writer thread, or a channel writer that finds the writer thread asleep and sends
+    /// its own packets (sparing a thread switch per write).
+    pen: Mutex<Box<dyn Write + Send>>,
     shutdown: Box<dyn Fn() + Send + Sync>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -281,13 +286,14 @@ impl<C: Core> Shared<C> {
             changed: Condvar::new(),
             events: Condvar::new(),
             wake: Condvar::new(),
+            pen: Mutex::new(writer),
             shutdown,
             threads: Mutex::new(Vec::new()),
         });
         let r = Arc::clone(&shared);
         let reader = thread::Builder::new().name(format!("{name}-read")).spawn(move || r.read_loop(reader))?;
         let w = Arc::clone(&shared);
-        let writer = thread::Builder::new().name(format!("{name}-write")).spawn(move || w.write_loop(writer))?;
+        let writer = thread::Builder::new().name(format!("{name}-write")).spawn(move || w.write_loop())?;
         shared.threads_lock().extend([reader, writer]);
         Ok(shared)
     }
@@ -391,7 +397,67 @@ impl<C: Core> Shared<C> {
         }
     }
 
-    fn write_loop(&self, mut writer: Box<dyn Write + Send>) {
+    fn pen_lock(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
+        self.pen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the core's output into `out` (the caller holds the pen) and lets the senders
+    /// that waited for the room it freed go on.
+    fn take_output(&self, st: &mut State<C>, out: &mut Vec<Bytes>) {
+        while let Some(b) = st.conn.poll_transmit() {
+            out.push(b);
+        }
+        st.dispatch();
+        st.room_freed();
+        self.notify_waiters(st);
+    }
+
+    /// Writes `out` with the pen held; a failure ends the connection.
+    fn send_taken(&self, pen: &mut (dyn Write + Send), out: &mut Vec<Bytes>) -> bool {
+        let mut failed = None;
+        for b in out.drain(..) {
+            if let Err(e) = pen.write_all(&b) {
+                failed = Some(e);
+                break;
+            }
+        }
+        if failed.is_none()
+            && let Err(e) = pen.flush()
+        {
+            failed = Some(e);
+        }
+        out.clear();
+        let Some(e) = failed else { return true };
+        let mut g = self.lock();
+        g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
+        g.st.dispatch();
+        drop(g);
+        (self.shutdown)();
+        false
+    }
+
+    /// After a channel write by a caller without a deadline: if the writer thread is
+    /// asleep, sends the output itself instead of waking it. A caller with a deadline
+    /// leaves the socket to the writer thread, so that a peer that stops reading cannot
+    /// hold it in `write` past its deadline.
+    fn write_through(&self, mut st: MutexGuard<'_, State<C>>, timer: Option<Instant>) {
+        if st.writer_asleep
+            && st.conn.pending_output() > 0
+            && st.conn.poll_timeout() == timer
+            && !st.conn.is_closed()
+            && let Ok(mut pen) = self.pen.try_lock()
+        {
+            let mut out = Vec::new();
+            self.take_output(&mut st, &mut out);
+            drop(st);
+            self.send_taken(&mut **pen, &mut out);
+            return;
+        }
+        st.wake_writer(&self.wake, timer);
+        self.notify_waiters(&mut st);
+    }
+
+    fn write_loop(&self) {
         let mut out: Vec<Bytes> = Vec::new();
         loop {
             let mut st = self.raw_lock();
@@ -402,10 +468,7 @@ impl<C: Core> Shared<C> {
                     st.dispatch();
                     self.notify_waiters(&mut st);
                 }
-                while let Some(b) = st.conn.poll_transmit() {
-                    out.push(b);
-                }
-                if !out.is_empty() || st.conn.is_closed() {
+                if st.conn.pending_output() > 0 || st.conn.is_closed() {
                     break;
                 }
                 let wait = st.conn.poll_timeout().map(|t| t.saturating_duration_since(now));
@@ -418,32 +481,23 @@ impl<C: Core> Shared<C> {
                 };
                 st.writer_asleep = false;
             }
-            let closed = st.conn.is_closed();
-            // Taking the output freed room that senders may wait for.
-            st.dispatch();
-            st.room_freed();
-            self.notify_waiters(&mut st);
-            drop(st);
-            let mut failed = None;
-            for b in out.drain(..) {
-                if let Err(e) = writer.write_all(&b) {
-                    failed = Some(e);
-                    break;
+            // The pen before the output: a channel writer may be sending what it took.
+            let mut pen = match self.pen.try_lock() {
+                Ok(pen) => pen,
+                Err(_) => {
+                    drop(st);
+                    let pen = self.pen_lock();
+                    st = self.raw_lock();
+                    pen
                 }
-            }
-            if failed.is_none()
-                && let Err(e) = writer.flush()
-            {
-                failed = Some(e);
-            }
-            if let Some(e) = failed {
-                let mut g = self.lock();
-                g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
-                g.st.dispatch();
-                drop(g);
-                (self.shutdown)();
+            };
+            let closed = st.conn.is_closed();
+            self.take_output(&mut st, &mut out);
+            drop(st);
+            if !self.send_taken(&mut **pen, &mut out) {
                 return;
             }
+            drop(pen);
             if closed {
                 // The DISCONNECT (if any) is out: end the stream so the reader returns.
                 (self.shutdown)();
@@ -591,9 +645,26 @@ impl<C: Core> Link for Shared<C> {
         if data.is_empty() {
             return Ok(0);
         }
-        self.wait_for(Wake::Room(id), deadline, "channel window", |st| {
+        let send = |st: &mut State<C>| {
             ssh_proto::driver::send(&mut st.conn, id, stream, data).map(|r| r.map_err(Error::Channel))
-        })
+        };
+        if deadline.is_some() {
+            return self.wait_for(Wake::Room(id), deadline, "channel window", send);
+        }
+        // Without a deadline, the common case first: room now, and the packets sent here.
+        let mut st = self.raw_lock();
+        let timer = st.conn.poll_timeout();
+        match send(&mut st) {
+            Some(Ok(n)) => {
+                self.write_through(st, timer);
+                Ok(n)
+            }
+            Some(Err(e)) => Err(e),
+            None => {
+                drop(st);
+                self.wait_for(Wake::Room(id), None, "channel window", send)
+            }
+        }
     }
 
     fn request(
