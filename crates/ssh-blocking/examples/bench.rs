@@ -7,7 +7,8 @@
 //! target/release/examples/bench [--size MiB] [--paramiko-size MiB] [--rounds N] [--connects N]
 //! ```
 //!
-//! Each row is the best of `--rounds` runs (default 3) of a channel download (`head -c N
+//! Each row is the best of `--rounds` runs (default 3, taken in turn across the row's columns so
+//! the machine's slow spells hit them alike) of a channel download (`head -c N
 //! /dev/zero` on the server) and upload (`cat > /dev/null`), for aes128-gcm and
 //! chacha20-poly1305, and connect + authenticate + `exec true` round trips per second.
 //! Throughput is the bulk phase alone: each client's time for the same transfer of 0 bytes
@@ -82,11 +83,22 @@ fn best(rounds: u32, mut f: impl FnMut() -> Result<Duration, String>) -> Result<
     Ok(best)
 }
 
-/// MB/s of the bulk phase: the best transfer of `size` bytes less the best of 0 bytes.
-fn rate(size: u64, rounds: u32, mut transfer: impl FnMut(u64) -> Result<Duration, String>) -> Result<f64, String> {
-    let empty = best(rounds, || transfer(0))?;
-    let full = best(rounds, || transfer(size))?;
-    Ok(mbps(size, full.saturating_sub(empty).max(Duration::from_micros(1))))
+/// One column's transfer: the time to move `n` bytes.
+type Transfer<'a> = Box<dyn FnMut(u64) -> Result<Duration, String> + 'a>;
+
+/// MB/s of the bulk phase for each column: the best transfer of `size` bytes less the best
+/// of 0 bytes. Rounds go over all columns in turn, so a slow spell of the machine hits every
+/// column of the row alike instead of one column's rounds.
+fn rates(size: u64, rounds: u32, columns: &mut [Transfer<'_>]) -> Result<Vec<f64>, String> {
+    let mut empty = vec![Duration::MAX; columns.len()];
+    let mut full = vec![Duration::MAX; columns.len()];
+    for _ in 0..rounds {
+        for (i, transfer) in columns.iter_mut().enumerate() {
+            empty[i] = empty[i].min(transfer(0)?);
+            full[i] = full[i].min(transfer(size)?);
+        }
+    }
+    Ok(full.iter().zip(&empty).map(|(f, e)| mbps(size, f.saturating_sub(*e).max(Duration::from_micros(1)))).collect())
 }
 
 fn ssh_args(s: &Setup, port: u16, cipher: &str) -> Vec<String> {
@@ -462,15 +474,22 @@ fn run() -> Result<(), String> {
         [(Cipher::Aes128Gcm, "aes128-gcm@openssh.com"), (Cipher::ChaCha20Poly1305, "chacha20-poly1305@openssh.com")]
     {
         for upload in [false, true] {
-            let base = rate(size, rounds, |n| openssh_transfer(&s, sshd_port, name, n, upload))?;
-            let us = rate(size, rounds, |n| our_transfer(&s, sshd_port, cipher, n, upload))?;
-            let tk = rate(size, rounds, |n| tokio_transfer(&rt, &s, sshd_port, cipher, n, upload))?;
-            let our_server = rate(size, rounds, |n| openssh_transfer(&s, s.ours_port, name, n, upload))?;
-            let tokio_server = rate(size, rounds, |n| openssh_transfer(&s, s.tokio_port, name, n, upload))?;
+            let mut columns: Vec<Transfer<'_>> = vec![
+                Box::new(|n| openssh_transfer(&s, sshd_port, name, n, upload)),
+                Box::new(|n| our_transfer(&s, sshd_port, cipher, n, upload)),
+                Box::new(|n| tokio_transfer(&rt, &s, sshd_port, cipher, n, upload)),
+                Box::new(|n| openssh_transfer(&s, s.ours_port, name, n, upload)),
+                Box::new(|n| openssh_transfer(&s, s.tokio_port, name, n, upload)),
+            ];
+            let [base, us, tk, our_server, tokio_server] = rates(size, rounds, &mut columns)?[..] else {
+                return Err("one rate per column".into());
+            };
+            drop(columns);
             let pm = match (have_paramiko, cipher) {
                 (true, Cipher::Aes128Gcm) => {
                     let mode = if upload { "upload" } else { "download" };
-                    let v = rate(psize, 1, |n| paramiko(&s, sshd_port, name, n, mode, 0))?;
+                    let mut column: [Transfer<'_>; 1] = [Box::new(|n| paramiko(&s, sshd_port, name, n, mode, 0))];
+                    let v = rates(psize, 1, &mut column)?[0];
                     format!("{v:.0} MB/s ({:.2}×)", v / base)
                 }
                 (true, _) => "(no chacha20 in Paramiko)".to_owned(),

@@ -83,6 +83,8 @@ const TICK: Duration = Duration::from_millis(20);
 /// What each data thread reads at once (a pipe's capacity); the channel's window bounds
 /// the rest of a session's buffering.
 const CHUNK: usize = 64 * 1024;
+/// The channel data a client takes per packet (OpenSSH's maximum packet size).
+const PACKET: usize = 32 * 1024;
 /// Room for news from a session's threads.
 const QUEUE: usize = 16;
 /// After a pty command exits, output still arriving is passed on until this long passes
@@ -268,6 +270,12 @@ impl Read for PtyIo {
     }
 }
 
+impl std::os::fd::AsFd for PtyIo {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl Write for PtyIo {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self.0).write(buf)
@@ -277,12 +285,17 @@ impl Write for PtyIo {
     }
 }
 
+/// A command's output: a pipe or a pty master, whose descriptor says how much is waiting.
+trait Output: Read + std::os::fd::AsFd + Send {}
+
+impl<T: Read + std::os::fd::AsFd + Send> Output for T {}
+
 /// A started command and its streams.
 struct Spawned {
     child: std::process::Child,
     pty: Option<PtyIo>,
     input: Box<dyn Write + Send>,
-    output: Box<dyn Read + Send>,
+    output: Box<dyn Output>,
     errors: Option<Box<dyn Read + Send>>,
 }
 
@@ -513,16 +526,25 @@ struct Moved {
 }
 
 /// Command output to the client's standard output, at the pace the client's window allows.
-fn pump_output(mut from: Box<dyn Read + Send>, mut to: Stdin, tx: &SyncSender<Ev>, moved: &Moved) {
+/// What the command has written meanwhile is read on before sending, up to one packet, so
+/// a command writing small blocks still travels in full packets (fewer packets and system
+/// calls on both ends), as OpenSSH's buffered channels do; nothing waits for more.
+fn pump_output(mut from: Box<dyn Output>, mut to: Stdin, tx: &SyncSender<Ev>, moved: &Moved) {
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match from.read(&mut buf) {
+        let mut n = match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // A pty master reads EIO once every slave is closed.
             Err(_) => break,
         };
+        while n < PACKET && rustix::io::ioctl_fionread(from.as_fd()).is_ok_and(|waiting| waiting > 0) {
+            match from.read(&mut buf[n..]) {
+                Ok(0) | Err(_) => break,
+                Ok(more) => n += more,
+            }
+        }
         moved.writing.store(true, Ordering::SeqCst);
         let written = to.write_all(&buf[..n]);
         moved.bytes.fetch_add(n as u64, Ordering::SeqCst);

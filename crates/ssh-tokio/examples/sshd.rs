@@ -42,6 +42,8 @@ use tokio::task::JoinHandle;
 /// What each copy moves at once (a pipe's capacity); the channel's window bounds the rest
 /// of a session's buffering.
 const CHUNK: usize = 64 * 1024;
+/// The channel data a client takes per packet (OpenSSH's maximum packet size).
+const PACKET: usize = 32 * 1024;
 /// After a pty command exits, output still arriving is passed on until this long passes
 /// without any (a background job may hold the terminal open forever).
 const PTY_DRAIN: Duration = Duration::from_millis(250);
@@ -451,9 +453,32 @@ async fn copy_into(
         if n == 0 {
             return Ok(total);
         }
+        let n = read_ready(from, &mut buf, n).await;
         to.write_all(&buf[..n]).await?;
         total += n as u64;
     }
+}
+
+/// Reads on, after `n` bytes, what `from` has ready now, up to one packet: a command
+/// writing small blocks still travels in full packets (fewer packets and system calls on
+/// both ends), as OpenSSH's buffered channels do. Nothing waits for more; an error or EOF
+/// is left for the next read to report.
+async fn read_ready(from: &mut (impl AsyncRead + Unpin), buf: &mut [u8], mut n: usize) -> usize {
+    while n < PACKET.min(buf.len()) {
+        let more = std::future::poll_fn(|cx| {
+            let mut rb = tokio::io::ReadBuf::new(buf.get_mut(n..).unwrap_or_default());
+            match std::pin::Pin::new(&mut *from).poll_read(cx, &mut rb) {
+                std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(rb.filled().len()),
+                std::task::Poll::Ready(Err(_)) | std::task::Poll::Pending => std::task::Poll::Ready(0),
+            }
+        })
+        .await;
+        if more == 0 {
+            return n;
+        }
+        n += more;
+    }
+    n
 }
 
 // ---------------------------------------------------------------------------------------
