@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ssh_proto::DisconnectReason;
-use ssh_proto::connection::{ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest};
+use ssh_proto::connection::{
+    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
+};
 use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 
 use crate::Error;
@@ -675,14 +677,15 @@ impl<C: Core> Link for Shared<C> {
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
         let name = request.name().to_owned();
-        let n = {
-            let mut g = self.lock();
-            g.conn.channel_request(id, request, want_reply)?;
-            if !want_reply {
-                return Ok(());
+        // A full output queue holds the request back until the writer makes room.
+        let sent = self.wait_for(Wake::Room(id), deadline, "room for the channel request", |st| {
+            match st.conn.channel_request(id, request, want_reply) {
+                Ok(()) => Some(Ok(want_reply.then(|| st.mux.request_sent(id)))),
+                Err(ChannelError::OutputFull) => None,
+                Err(e) => Some(Err(e.into())),
             }
-            g.mux.request_sent(id)
-        };
+        })?;
+        let Some(n) = sent else { return Ok(()) };
         self.wait_for(Wake::News(id), deadline, "channel request reply", |st| {
             let success = st.mux.take_reply(id, n)?;
             Some(if success { Ok(()) } else { Err(Error::RequestRefused(name.clone())) })

@@ -59,11 +59,15 @@ impl Channel {
     /// Sends a channel request and, with `want_reply`, waits for the answer. Requests are
     /// numbered, so concurrent requests on one channel each get their own answer.
     ///
-    /// Cancelling the wait does not cancel the request: the server may still act on it
-    /// (run the command, allocate the pty); its answer is dropped.
+    /// The request waits while the connection's output queue is full (a loop of `set_env`
+    /// or `signal` calls cannot grow it without bound). Cancelling that wait sends nothing;
+    /// cancelling the wait for the reply does not cancel the request: the server may still
+    /// act on it (run the command, allocate the pty); its answer is dropped.
     async fn request(&self, request: ChannelRequest, want_reply: bool) -> Result<(), Error> {
         let name = request.name().to_owned();
-        let Some(n) = self.link.send_request(self.id, &request, want_reply)? else { return Ok(()) };
+        // A full output queue holds the request back until the writer makes room.
+        let sent = poll_fn(|cx| self.link.poll_send_request(cx, self.id, &request, want_reply)).await?;
+        let Some(n) = sent else { return Ok(()) };
         match poll_fn(|cx| self.link.poll_reply(cx, self.id, n)).await? {
             true => Ok(()),
             false => Err(Error::RequestRefused(name)),

@@ -18,7 +18,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use ssh_proto::DisconnectReason;
-use ssh_proto::connection::{ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest};
+use ssh_proto::connection::{
+    ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
+};
 use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -481,6 +483,14 @@ pub(crate) trait Link: Send + Sync {
     ) -> Poll<Result<usize, Error>>;
     /// Sends the request; with `want_reply`, returns its number for `poll_reply`.
     fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<Option<u64>, Error>;
+    /// Like `send_request`, waiting while the output queue is full.
+    fn poll_send_request(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        request: &ChannelRequest,
+        want_reply: bool,
+    ) -> Poll<Result<Option<u64>, Error>>;
     fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId, n: u64) -> Poll<Result<bool, Error>>;
     fn set_stderr_read_ahead(&self, id: ChannelId, bytes: usize);
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>>;
@@ -521,6 +531,20 @@ impl<C: Core> Link for Shared<C> {
         let mut g = self.lock();
         g.st.conn.channel_request(id, request, want_reply)?;
         Ok(want_reply.then(|| g.st.mux.request_sent(id)))
+    }
+
+    fn poll_send_request(
+        &self,
+        cx: &mut Context<'_>,
+        id: ChannelId,
+        request: &ChannelRequest,
+        want_reply: bool,
+    ) -> Poll<Result<Option<u64>, Error>> {
+        self.poll_for(cx, Wake::Room(id), &mut |st| match st.conn.channel_request(id, request, want_reply) {
+            Ok(()) => Some(Ok(want_reply.then(|| st.mux.request_sent(id)))),
+            Err(ChannelError::OutputFull) => None,
+            Err(e) => Some(Err(e.into())),
+        })
     }
 
     fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId, n: u64) -> Poll<Result<bool, Error>> {

@@ -98,8 +98,12 @@ async fn start(config: server::Config) -> (SocketAddr, StopHandle, Arc<Server<Ha
 }
 
 async fn login(addr: SocketAddr) -> Result<Session, ssh_tokio::Error> {
+    login_with(addr, client::Config::default()).await
+}
+
+async fn login_with(addr: SocketAddr, config: client::Config) -> Result<Session, ssh_tokio::Error> {
     let trust = |_: &ServerHostKey| Ok(());
-    let s = Session::connect(addr, client::Config::default(), trust).await?;
+    let s = Session::connect(addr, config, trust).await?;
     match s.auth_password("load", PASSWORD).await? {
         AuthOutcome::Success => Ok(s),
         other => panic!("login: {other:?}"),
@@ -499,5 +503,84 @@ async fn requests_without_reply_do_not_pile_up_while_a_decision_awaits() {
     })
     .await
     .expect("within the time limit");
+    stop.stop();
+}
+
+/// A client's own requests wait for the peer: with the connection stalled (a relay that
+/// stops reading from the client), a task sending 3,000 `env` requests of 60 KiB (180 MiB)
+/// stops at the output bound (4 MiB here) instead of queueing them all; once the relay
+/// reads again, every request goes out. What stays held is the core's queue and the batch
+/// the writer task is sending, each in a buffer of up to twice its size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_request_flood_waits_for_the_peer() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let (addr, stop, _server) = start(config()).await;
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let relaying = {
+        let stalled = Arc::clone(&stalled);
+        tokio::spawn(async move {
+            let (client, _) = relay.accept().await.unwrap();
+            let server = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (mut from_client, mut to_client) = client.into_split();
+            let (mut from_server, mut to_server) = server.into_split();
+            let down = tokio::spawn(async move { tokio::io::copy(&mut from_server, &mut to_client).await });
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                while stalled.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                match from_client.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            down.abort();
+        })
+    };
+    timeout(Duration::from_secs(60), async {
+        let mut config = client::Config::default();
+        config.transport.limits.max_pending_output = 4 << 20;
+        let s = Arc::new(login_with(relay_addr, config).await.unwrap());
+        let ch = Arc::new(s.open_session().await.unwrap());
+        stalled.store(true, Ordering::SeqCst);
+        // Let the relay's last read finish before measuring from here.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = heap();
+        let sent = Arc::new(AtomicU64::new(0));
+        let flood = {
+            let (ch, sent) = (Arc::clone(&ch), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let value = "v".repeat(60 << 10);
+                for _ in 0..3000 {
+                    ch.set_env("FLOOD", &value).await.unwrap();
+                    sent.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let held = heap() - before;
+        let stuck_at = sent.load(Ordering::SeqCst);
+        eprintln!("stalled: {stuck_at} of 3000 requests accepted, {} MiB more heap", held >> 20);
+        assert!(stuck_at < 500, "{stuck_at} requests were queued with nothing read");
+        assert!(held < 32 << 20, "{held} bytes held for a stalled peer (bound 4 MiB)");
+        stalled.store(false, Ordering::SeqCst);
+        flood.await.unwrap();
+        assert_eq!(sent.load(Ordering::SeqCst), 3000);
+        // The connection still works after the flood.
+        let mut ch = s.open_session().await.unwrap();
+        ch.exec("after").await.unwrap();
+        let mut out = Vec::new();
+        ch.read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, b"after");
+    })
+    .await
+    .expect("within the time limit");
+    relaying.abort();
     stop.stop();
 }

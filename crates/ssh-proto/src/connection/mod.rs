@@ -172,8 +172,9 @@ pub enum ChannelError {
     StaleToken,
     /// `ConnectionConfig::max_channels` channels are in use.
     TooManyChannels,
-    /// The output queue of a key exchange is full (`Limits::max_deferred`); nothing was
-    /// sent. Retry after `poll_transmit` or the next `ChannelWritable`.
+    /// The output queue is full (`Limits::max_pending_output`, or `Limits::max_deferred`
+    /// during a key exchange); nothing was sent. Retry after `poll_transmit` or the next
+    /// `ChannelWritable`.
     OutputFull,
     /// The connection has failed or closed.
     Connection(Error),
@@ -189,7 +190,7 @@ impl fmt::Display for ChannelError {
             Self::NotReady => f.write_str("the connection protocol is not running (not authenticated)"),
             Self::StaleToken => f.write_str("no such pending request"),
             Self::TooManyChannels => f.write_str("too many channels"),
-            Self::OutputFull => f.write_str("output queue full during a key exchange"),
+            Self::OutputFull => f.write_str("output queue full"),
             Self::Connection(e) => write!(f, "connection: {e}"),
         }
     }
@@ -549,6 +550,11 @@ impl ConnectionLayer {
         }
         if ch.close_sent {
             return Err(ChannelError::Finished(id));
+        }
+        // Requests come from the application, as many as it likes (a loop of `env` or
+        // `signal`): they wait for the peer to take output, as channel data does.
+        if t.output_full() {
+            return Err(ChannelError::OutputFull);
         }
         t.send_command(|w| {
             wire::ChannelRequest::encode_header(ch.remote_id, req.name(), want_reply, w);

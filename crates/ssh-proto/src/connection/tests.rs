@@ -895,6 +895,31 @@ fn control_messages_during_a_full_key_exchange_do_not_end_the_connection() {
     assert!(!p.client.is_closed() && !p.server.is_closed());
 }
 
+/// An application sending requests in a loop (`env`, `signal`) while nothing is
+/// transmitted: they stop at the output bound with `OutputFull`, and go on once the output
+/// is taken.
+#[test]
+fn a_request_flood_waits_at_the_output_bound() {
+    let mut p = authed_with(|c, _| c.transport.limits.max_pending_output = 1 << 20);
+    let (c, _) = session(&mut p);
+    let env = ChannelRequest::Env { name: "FLOOD".into(), value: "x".repeat(60 * 1024) };
+    let mut sent = 0;
+    let refused = loop {
+        match p.client.channel_request(c, &env, false) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 1000, "3000 × 60 KiB would all be queued");
+    };
+    assert_eq!(refused, ChannelError::OutputFull);
+    let held = p.client.pending_output();
+    assert!(((1 << 20)..(1 << 20) + 64 * 1024).contains(&held), "{held} bytes held");
+    // 1 MiB holds 17 whole requests of 60 KiB; the 18th crosses the bound.
+    assert_eq!(sent, 18);
+    while p.client.poll_transmit().is_some() {}
+    p.client.channel_request(c, &env, false).unwrap();
+}
+
 #[test]
 fn our_sends_keep_the_idle_timer_alive() {
     let mut p = authed_with(|_, s| s.connection.idle_timeout = Some(Duration::from_secs(60)));

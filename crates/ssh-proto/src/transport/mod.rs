@@ -547,6 +547,16 @@ impl Transport {
         self.send(|w| Unimplemented { seq }.encode(w))
     }
 
+    /// Whether the output bound in force is reached: commands of the application wait
+    /// (`ChannelError::OutputFull`) until the driver takes output.
+    pub(crate) fn output_full(&self) -> bool {
+        if self.sending_paused() {
+            self.deferred.len() >= self.cfg.limits.max_deferred
+        } else {
+            self.out.len() >= self.cfg.limits.max_pending_output
+        }
+    }
+
     /// Automatic replies must not let a peer that does not read grow our output.
     pub(crate) fn check_reply_room(&self) -> Result<(), Error> {
         if self.out.len() + self.deferred.len() > self.cfg.limits.max_pending_output {
