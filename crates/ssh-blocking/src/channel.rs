@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssh_proto::connection::{ChannelId, ChannelRequest, ExitStatus, PtyRequest, TerminalModes};
+use ssh_proto::driver::{ChannelStream, StreamSetting};
 
 use crate::Error;
-use crate::engine::{Link, StreamSetting};
-use ssh_proto::driver::ChannelStream;
+use crate::engine::Link;
 
 /// An open channel. Dropping it closes the channel.
 ///

@@ -22,7 +22,9 @@ use ssh_proto::DisconnectReason;
 use ssh_proto::connection::{
     ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
 };
-use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
+use ssh_proto::driver::{
+    Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening, StreamSetting,
+};
 
 use crate::Error;
 use crate::channel::Channel;
@@ -609,17 +611,6 @@ pub(crate) trait Link: Send + Sync {
     fn wait_readable(&self, ids: &[ChannelId], deadline: Option<Instant>) -> Result<Vec<usize>, Error>;
 }
 
-/// How a channel's incoming streams are handled.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum StreamSetting {
-    /// Standard error goes into standard output (what is buffered moves over now).
-    CombineStderr,
-    /// Standard output is not wanted any more: dropped, and consumed as it arrives.
-    ShutdownRead,
-    /// Standard error may be read ahead up to this many bytes.
-    StderrReadAhead(usize),
-}
-
 impl<C: Core> Link for Shared<C> {
     fn read(
         &self,
@@ -712,17 +703,7 @@ impl<C: Core> Link for Shared<C> {
         let mut g = self.lock();
         let st = &mut *g.st;
         let Some(ch) = st.mux.channels.get_mut(&id) else { return };
-        let credit = match setting {
-            StreamSetting::CombineStderr => {
-                ch.combine_stderr = true;
-                if ch.discard_stdout { ch.stderr.clear() } else { ch.stdout.append(&mut ch.stderr) }
-            }
-            StreamSetting::ShutdownRead => {
-                ch.discard_stdout = true;
-                ch.stdout.clear() + if ch.combine_stderr { ch.stderr.clear() } else { 0 }
-            }
-            StreamSetting::StderrReadAhead(n) => ch.stderr.set_read_ahead(n),
-        };
+        let credit = ch.configure(setting);
         st.credit(id, credit);
         // Another thread may read the stream that changed.
         st.mark(id, Change::News);

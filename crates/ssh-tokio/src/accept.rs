@@ -1,5 +1,5 @@
 //! Channels the server opens to the client: connections to remotely forwarded ports
-//! (`ssh -R`) and to the forwarded agent (`ssh -A`). One task per session takes them off
+//! (`ssh -R`), to the forwarded agent (`ssh -A`) and from X clients (`ssh -X`). One task per session takes them off
 //! the event queue, once something asked for them, and hands each to what was registered
 //! for it; the rest are refused as they come.
 
@@ -18,6 +18,8 @@ use crate::engine::{Shared, Wake};
 pub(crate) type ForwardHandler = Arc<dyn Fn(Channel, Forwarded) + Send + Sync>;
 /// Serves a connection to the forwarded agent.
 pub(crate) type AgentHandler = Arc<dyn Fn(Channel) + Send + Sync>;
+/// Serves a forwarded X11 connection: the channel, and the X client's address and port.
+pub(crate) type X11Handler = Arc<dyn Fn(Channel, String, u32) + Send + Sync>;
 
 /// Where connections to one forwarded port go.
 #[derive(Clone)]
@@ -33,6 +35,7 @@ struct Routes {
     /// By the (address, port) the server listens on, as its `forwarded-tcpip` opens name it.
     tcpip: HashMap<(String, u32), Route>,
     agent: Option<AgentHandler>,
+    x11: Option<X11Handler>,
     /// Until the task starts, it holds the queue's sending end.
     queue: Option<mpsc::UnboundedSender<(Channel, Forwarded)>>,
 }
@@ -71,6 +74,10 @@ impl Acceptor {
         self.lock().agent = Some(handler);
     }
 
+    pub(crate) fn set_x11(&self, handler: X11Handler) {
+        self.lock().x11 = Some(handler);
+    }
+
     /// Starts the accepting task (once); until then the engine refuses every open. The
     /// task ends with the connection, and then `accept` sees its queue end.
     pub(crate) fn start(self: &Arc<Self>, shared: &Arc<Shared<client::Connection>>) {
@@ -98,6 +105,12 @@ impl Acceptor {
                 ChannelKind::AuthAgent => {
                     let handler = self.lock().agent.clone();
                     handler.map(|h| Box::new(move |ch| h(ch)) as Box<dyn FnOnce(Channel) + Send>)
+                }
+                ChannelKind::X11 { originator, originator_port } => {
+                    let handler = self.lock().x11.clone();
+                    handler.map(|h| {
+                        Box::new(move |ch| h(ch, originator, originator_port)) as Box<dyn FnOnce(Channel) + Send>
+                    })
                 }
                 _ => None,
             };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ssh_proto::connection::{ChannelId, ChannelRequest, ExitStatus, PtyRequest};
-use ssh_proto::driver::ChannelStream;
+use ssh_proto::driver::{ChannelStream, StreamSetting};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::Error;
@@ -106,6 +106,26 @@ impl Channel {
         self.request(ChannelRequest::WindowChange { cols, rows, width_px: 0, height_px: 0 }, false).await
     }
 
+    /// Asks the server to forward X11 connections of this session's command (`x11-req`;
+    /// Paramiko's `request_x11`, `ssh -X`): `auth_protocol` and the hex `auth_cookie` are what
+    /// the server's X clients must present. The X connections arrive as channels for the
+    /// handler of [`crate::Session::set_x11_handler`]; set it first.
+    pub async fn request_x11(
+        &self,
+        auth_protocol: &str,
+        auth_cookie: &str,
+        screen: u32,
+        single_connection: bool,
+    ) -> Result<(), Error> {
+        let request = ChannelRequest::X11 {
+            single_connection,
+            auth_protocol: auth_protocol.to_owned(),
+            auth_cookie: auth_cookie.to_owned(),
+            screen,
+        };
+        self.request(request, true).await
+    }
+
     /// Asks the server to forward its agent connections back over this session's
     /// connection (`ssh -A`); serve them with [`crate::Session::forward_agent`].
     pub async fn request_agent_forwarding(&self) -> Result<(), Error> {
@@ -139,7 +159,19 @@ impl Channel {
     /// output while nobody reads standard error; lower it when many channels run and
     /// standard error may go unread).
     pub fn set_stderr_read_ahead(&self, bytes: usize) {
-        self.link.set_stderr_read_ahead(self.id, bytes);
+        self.link.configure(self.id, StreamSetting::StderrReadAhead(bytes));
+    }
+
+    /// Standard error goes into standard output from now on, what is buffered included
+    /// (Paramiko's `set_combine_stderr(True)`).
+    pub fn combine_stderr(&self) {
+        self.link.configure(self.id, StreamSetting::CombineStderr);
+    }
+
+    /// No more standard output is wanted (Paramiko's `shutdown_read`): what is buffered is
+    /// dropped and what arrives is discarded, so the peer is never held back by it.
+    pub fn shutdown_read(&self) {
+        self.link.configure(self.id, StreamSetting::ShutdownRead);
     }
 
     /// A handle on the channel's standard input, for writing from another task.

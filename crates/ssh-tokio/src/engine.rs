@@ -21,7 +21,9 @@ use ssh_proto::DisconnectReason;
 use ssh_proto::connection::{
     ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
 };
-use ssh_proto::driver::{Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening};
+use ssh_proto::driver::{
+    Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening, StreamSetting,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
@@ -492,7 +494,7 @@ pub(crate) trait Link: Send + Sync {
         want_reply: bool,
     ) -> Poll<Result<Option<u64>, Error>>;
     fn poll_reply(&self, cx: &mut Context<'_>, id: ChannelId, n: u64) -> Poll<Result<bool, Error>>;
-    fn set_stderr_read_ahead(&self, id: ChannelId, bytes: usize);
+    fn configure(&self, id: ChannelId, setting: StreamSetting);
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>>;
     fn eof(&self, id: ChannelId) -> Result<(), Error>;
     fn close(&self, id: ChannelId);
@@ -551,14 +553,16 @@ impl<C: Core> Link for Shared<C> {
         self.poll_for(cx, Wake::News(id), &mut |st| st.mux.take_reply(id, n).map(Ok))
     }
 
-    fn set_stderr_read_ahead(&self, id: ChannelId, bytes: usize) {
+    fn configure(&self, id: ChannelId, setting: StreamSetting) {
         let mut g = self.lock();
         let State { conn, mux, .. } = &mut *g.st;
         let Some(ch) = mux.channels.get_mut(&id) else { return };
-        let credit = ch.stderr.set_read_ahead(bytes);
+        let credit = ch.configure(setting);
         if credit > 0 {
             let _ = conn.channel_consumed(id, credit);
         }
+        // Another task may read the stream that changed.
+        ch.waiters.wake(Change::News);
     }
 
     fn poll_exit(&self, cx: &mut Context<'_>, id: ChannelId) -> Poll<Result<Option<ExitStatus>, Error>> {

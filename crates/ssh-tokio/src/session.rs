@@ -345,6 +345,14 @@ impl Session {
         self.acceptor.start(&self.shared);
     }
 
+    /// Serves each X11 channel the server opens (after [`Channel::request_x11`]) with
+    /// `handler`, on the session's accepting task (spawn whatever takes time): the channel,
+    /// and the X client's address and port on the server. Connect it to the local display.
+    pub fn set_x11_handler(&self, handler: impl Fn(Channel, String, u32) + Send + Sync + 'static) {
+        self.acceptor.set_x11(Arc::new(handler));
+        self.acceptor.start(&self.shared);
+    }
+
     /// Forwards agent channels to the agent listening on `socket` (usually
     /// `SSH_AUTH_SOCK`), as `ssh -A` does; ask for forwarding on each session with
     /// [`Channel::request_agent_forwarding`].

@@ -20,7 +20,7 @@ use ssh_tokio::ssh_proto::ssh_key::PublicKey;
 use ssh_tokio::ssh_proto::{HostKey, KeyPair, RekeyPolicy, SeededRng, ServerHostKey, client, server};
 use ssh_tokio::{
     AuthDecision, AuthOutcome, Error, Interactive, Server, ServerHandler, ServerSession, Session, SessionControl,
-    StopHandle,
+    StopHandle, X11Forwarding,
 };
 use test_support::process::{run, run_with_input};
 use test_support::{EchoServer, Peer, SshdAlgorithms, default_workers, pattern, require_peers, run_matrix};
@@ -101,6 +101,9 @@ impl ServerHandler for Handler {
     async fn check_pty_request(&self, pty: &PtyRequest) -> bool {
         pty.term != "refuse-me"
     }
+    async fn check_x11_request(&self, x11: &X11Forwarding) -> bool {
+        x11.auth_protocol == "MIT-MAGIC-COOKIE-1"
+    }
     async fn check_exec_request(&self, command: &[u8]) -> bool {
         if command == b"slow-check" {
             tokio::time::sleep(SLOW).await;
@@ -128,6 +131,18 @@ impl ServerHandler for Handler {
                 ExitStatus::Code(9)
             }
             b"panic" => panic!("handler bug"),
+            b"x11" => {
+                // An X client "connects": its channel goes to the client, which answers.
+                let Ok(mut x) = session.open_x11_channel("10.0.0.9", 6010).await else { return ExitStatus::Code(2) };
+                let _ = x.write_all(b"hello X").await;
+                let _ = x.shutdown().await;
+                let mut answer = Vec::new();
+                let _ = x.read_to_end(&mut answer).await;
+                let cookie = session.x11.as_ref().map(|x| x.auth_cookie.clone()).unwrap_or_default();
+                let line = format!("{} (cookie {cookie})", String::from_utf8_lossy(&answer));
+                let _ = session.channel.write_all(line.as_bytes()).await;
+                ExitStatus::Code(0)
+            }
             b"setup" => {
                 let pty = session.pty.as_ref().map(|p| format!("{} {}x{}", p.term, p.cols, p.rows));
                 let line = format!("env={:?} pty={pty:?}\n", session.env);
@@ -646,5 +661,55 @@ fn openssh_client_gigabyte_with_forced_rekeys() {
     let rekeys = errors.matches("SSH2_MSG_NEWKEYS received").count();
     assert!(rekeys >= 21, "only {rekeys} key exchanges (initial included) over 1 GiB with RekeyLimit 48M");
     eprintln!("{rekeys} key exchanges over 1 GiB in {:?}", t.elapsed());
+    server.stop.stop();
+}
+
+/// X11 forwarding both ways through the async driver: the client asks with `request_x11`
+/// (a refused protocol is an error), the server's command opens an `x11` channel back, and
+/// the client's handler answers it. Then the stream settings: `combine_stderr` puts standard
+/// error into standard output, `shutdown_read` discards 8 MiB without holding the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x11_forwarding_and_stream_settings() {
+    let server = start().await;
+    timeout(LIMIT, async {
+        let s = alice(&server).await;
+        s.set_x11_handler(|mut ch, address, port| {
+            tokio::spawn(async move {
+                let mut hello = Vec::new();
+                ch.read_to_end(&mut hello).await.unwrap();
+                let answer = format!("{} from {address}:{port}", String::from_utf8_lossy(&hello));
+                ch.write_all(answer.as_bytes()).await.unwrap();
+                ch.shutdown().await.unwrap();
+                let _ = ch.exit_status().await;
+            });
+        });
+        let mut ch = s.open_session().await.unwrap();
+        assert!(matches!(ch.request_x11("XDM-AUTHORIZATION-1", "00", 0, false).await, Err(Error::RequestRefused(_))));
+        ch.request_x11("MIT-MAGIC-COOKIE-1", "0123abcd", 0, false).await.unwrap();
+        ch.exec("x11").await.unwrap();
+        let mut out = String::new();
+        ch.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello X from 10.0.0.9:6010 (cookie 0123abcd)");
+        assert_eq!(ch.exit_status().await.unwrap(), Some(ExitStatus::Code(0)));
+        // Without the request, the command's open is refused.
+        let ch = s.open_session().await.unwrap();
+        ch.exec("x11").await.unwrap();
+        assert_eq!(ch.exit_status().await.unwrap(), Some(ExitStatus::Code(2)));
+
+        let mut ch = s.open_session().await.unwrap();
+        ch.combine_stderr();
+        ch.exec("fail").await.unwrap();
+        let mut out = String::new();
+        ch.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "some output\nwent wrong\n");
+        assert_eq!(ch.exit_status().await.unwrap(), Some(ExitStatus::Code(9)));
+
+        let ch = s.open_session().await.unwrap();
+        ch.shutdown_read();
+        ch.exec(&format!("yes {}", 8 << 20)).await.unwrap();
+        assert_eq!(ch.exit_status().await.unwrap(), Some(ExitStatus::Code(0)), "discarded output held the window");
+    })
+    .await
+    .unwrap();
     server.stop.stop();
 }

@@ -62,6 +62,36 @@ pub struct ChannelBuffers<W> {
     pub waiters: W,
 }
 
+/// How a channel's incoming streams are handled (Paramiko's `set_combine_stderr`,
+/// `shutdown_read`, and the standard error read-ahead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamSetting {
+    /// Standard error goes into standard output (what is buffered moves over now).
+    CombineStderr,
+    /// Standard output is not wanted any more: dropped, and consumed as it arrives.
+    ShutdownRead,
+    /// Standard error may be read ahead up to this many bytes.
+    StderrReadAhead(usize),
+}
+
+impl<W> ChannelBuffers<W> {
+    /// Applies `setting`; returns the window credit it freed (bytes dropped or no longer
+    /// held back), for `channel_consumed`.
+    pub fn configure(&mut self, setting: StreamSetting) -> usize {
+        match setting {
+            StreamSetting::CombineStderr => {
+                self.combine_stderr = true;
+                if self.discard_stdout { self.stderr.clear() } else { self.stdout.append(&mut self.stderr) }
+            }
+            StreamSetting::ShutdownRead => {
+                self.discard_stdout = true;
+                self.stdout.clear() + if self.combine_stderr { self.stderr.clear() } else { 0 }
+            }
+            StreamSetting::StderrReadAhead(n) => self.stderr.set_read_ahead(n),
+        }
+    }
+}
+
 impl<W: Default> ChannelBuffers<W> {
     /// A channel in state `opening`, with nothing received.
     pub fn new(opening: Opening) -> Self {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 pub use auth::{AuthOutcome, AuthStep, HostKeyVerifier};
 pub use demux::{
     Change, ChannelBuffers, ChannelStream, Demux, Ended, Forwarded, FrontEnd, Input, MAX_QUEUED_EVENTS, Opening,
-    STDERR_READ_AHEAD, send,
+    STDERR_READ_AHEAD, StreamSetting, send,
 };
 pub use error::Error;
 pub use incoming::Incoming;
