@@ -19,6 +19,9 @@ use crate::{AgentConnection, Channel, Error, ProxyCommand, Session, Stderr};
 /// An authenticated connection (Paramiko's `SSHClient`). Dropping it closes the
 /// connection, then those of the jump hosts it went through.
 ///
+/// Cancelling one of its futures drops what it had made so far: `connect` closes the
+/// connections it opened, `exec_command` and the others close their channel.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), ssh_tokio::Error> {
 /// use ssh_tokio::{Client, ConnectOptions, UnknownHostPolicy};
