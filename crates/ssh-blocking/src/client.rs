@@ -5,8 +5,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssh_files::{ConnectOptions, Prompter, default_keys, load_key};
-use ssh_proto::driver::{AuthMethod, KeySource, LoginPlan, password_answers, password_prompt};
+use ssh_files::ConnectOptions;
+use ssh_proto::driver::{AuthMethod, KeySource, LoginPlan};
 use ssh_proto::ssh_config::Proxy;
 
 use crate::channel::{Channel, Stderr, Stdin};
@@ -104,19 +104,13 @@ impl Client {
         while let Some(method) = plan.next_method() {
             let done = match method {
                 AuthMethod::PublicKey => self.try_keys(o, &mut plan)?,
-                AuthMethod::Password => match (&o.password, &o.prompter) {
-                    (Some(p), _) => plan.settle(s.auth_password(user, p)?),
-                    // Asked for only now, when the server still wants one.
-                    (None, Some(Prompter(ask))) => match ask(&password_prompt(user, &o.host)).into_iter().next() {
-                        Some(p) => plan.settle(s.auth_password(user, &p)?),
-                        None => false,
-                    },
-                    (None, None) => false,
+                AuthMethod::Password => match o.password_to_send() {
+                    Some(p) => plan.settle(s.auth_password(user, &p)?),
+                    None => false,
                 },
-                AuthMethod::KeyboardInteractive => match (&o.prompter, &o.password) {
-                    (Some(Prompter(f)), _) => plan.settle(s.auth_interactive(user, "", |r| f(r))?),
-                    (None, Some(p)) => plan.settle(s.auth_interactive(user, "", |r| password_answers(r, p))?),
-                    (None, None) => false,
+                AuthMethod::KeyboardInteractive => match o.interactive_answers() {
+                    Some(answers) => plan.settle(s.auth_interactive(user, "", answers)?),
+                    None => false,
                 },
             };
             if done {
@@ -140,40 +134,21 @@ impl Client {
         let s = &self.session;
         let user = o.username.as_str();
         for source in KeySource::ORDER {
-            match source {
-                KeySource::Given => {
-                    for key in &o.keys {
-                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, Arc::clone(key))?) {
-                            return Ok(true);
-                        }
+            if source == KeySource::Agent {
+                // An agent that is not there or fails is skipped, as Paramiko does.
+                let Some(Ok(mut agent)) = o.agent_socket_path().map(AgentConnection::connect) else { continue };
+                for identity in agent.identities().unwrap_or_default() {
+                    let Ok(key) = identity.public_key() else { continue };
+                    if plan.first_offer(&key) && plan.settle(s.auth_agent_key(user, &identity, &mut agent)?) {
+                        return Ok(true);
                     }
                 }
-                KeySource::Files => {
-                    for path in &o.key_files {
-                        let key = Arc::new(load_key(path, o.passphrase.as_deref())?);
-                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, key)?) {
-                            return Ok(true);
-                        }
-                    }
+                continue;
+            }
+            for key in o.local_keys(source)? {
+                if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, key)?) {
+                    return Ok(true);
                 }
-                KeySource::Agent => {
-                    // An agent that is not there or fails is skipped, as Paramiko does.
-                    let Some(Ok(mut agent)) = o.agent_socket_path().map(AgentConnection::connect) else { continue };
-                    for identity in agent.identities().unwrap_or_default() {
-                        let Ok(key) = identity.public_key() else { continue };
-                        if plan.first_offer(&key) && plan.settle(s.auth_agent_key(user, &identity, &mut agent)?) {
-                            return Ok(true);
-                        }
-                    }
-                }
-                KeySource::Defaults if o.look_for_keys => {
-                    for key in default_keys(o.passphrase.as_deref()) {
-                        if plan.first_offer(key.public_key()) && plan.settle(s.auth_publickey(user, Arc::new(key))?) {
-                            return Ok(true);
-                        }
-                    }
-                }
-                KeySource::Defaults => {}
             }
         }
         Ok(false)

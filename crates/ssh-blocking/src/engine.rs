@@ -218,9 +218,16 @@ pub(crate) struct Shared<C> {
     /// taking until the bytes are written, so output leaves in the order it was made: the
     /// writer thread, or a channel writer that finds the writer thread asleep and sends
     /// its own packets (sparing a thread switch per write).
-    pen: Mutex<Box<dyn Write + Send>>,
+    pen: Mutex<Pen>,
     shutdown: Box<dyn Fn() + Send + Sync>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The stream's writing half, and the output taken to be written with it (kept from one
+/// write to the next, so taking output allocates nothing).
+struct Pen {
+    writer: Box<dyn Write + Send>,
+    taken: Vec<Bytes>,
 }
 
 /// A locked view of the state that wakes the waiters when dropped, and the writer when it
@@ -290,7 +297,7 @@ impl<C: Core> Shared<C> {
             changed: Condvar::new(),
             events: Condvar::new(),
             wake: Condvar::new(),
-            pen: Mutex::new(writer),
+            pen: Mutex::new(Pen { writer, taken: Vec::new() }),
             shutdown,
             threads: Mutex::new(Vec::new()),
         });
@@ -401,36 +408,36 @@ impl<C: Core> Shared<C> {
         }
     }
 
-    fn pen_lock(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
+    fn pen_lock(&self) -> MutexGuard<'_, Pen> {
         self.pen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the core's output into `out` (the caller holds the pen) and lets the senders
-    /// that waited for the room it freed go on.
-    fn take_output(&self, st: &mut State<C>, out: &mut Vec<Bytes>) {
+    /// Takes the core's output into the pen (whose holder the caller is) and lets the
+    /// senders that waited for the room it freed go on.
+    fn take_output(&self, st: &mut State<C>, pen: &mut Pen) {
         while let Some(b) = st.conn.poll_transmit() {
-            out.push(b);
+            pen.taken.push(b);
         }
         st.dispatch();
         st.room_freed();
         self.notify_waiters(st);
     }
 
-    /// Writes `out` with the pen held; a failure ends the connection.
-    fn send_taken(&self, pen: &mut (dyn Write + Send), out: &mut Vec<Bytes>) -> bool {
+    /// Writes what the pen took; a failure ends the connection.
+    fn send_taken(&self, pen: &mut Pen) -> bool {
+        let Pen { writer, taken } = pen;
         let mut failed = None;
-        for b in out.drain(..) {
-            if let Err(e) = pen.write_all(&b) {
+        for b in taken.drain(..) {
+            if let Err(e) = writer.write_all(&b) {
                 failed = Some(e);
                 break;
             }
         }
         if failed.is_none()
-            && let Err(e) = pen.flush()
+            && let Err(e) = writer.flush()
         {
             failed = Some(e);
         }
-        out.clear();
         let Some(e) = failed else { return true };
         let mut g = self.lock();
         g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
@@ -451,10 +458,9 @@ impl<C: Core> Shared<C> {
             && !st.conn.is_closed()
             && let Ok(mut pen) = self.pen.try_lock()
         {
-            let mut out = Vec::new();
-            self.take_output(&mut st, &mut out);
+            self.take_output(&mut st, &mut pen);
             drop(st);
-            self.send_taken(&mut **pen, &mut out);
+            self.send_taken(&mut pen);
             return;
         }
         st.wake_writer(&self.wake, timer);
@@ -462,7 +468,6 @@ impl<C: Core> Shared<C> {
     }
 
     fn write_loop(&self) {
-        let mut out: Vec<Bytes> = Vec::new();
         loop {
             let mut st = self.raw_lock();
             loop {
@@ -496,9 +501,9 @@ impl<C: Core> Shared<C> {
                 }
             };
             let closed = st.conn.is_closed();
-            self.take_output(&mut st, &mut out);
+            self.take_output(&mut st, &mut pen);
             drop(st);
-            if !self.send_taken(&mut **pen, &mut out) {
+            if !self.send_taken(&mut pen) {
                 return;
             }
             drop(pen);

@@ -289,14 +289,13 @@ impl Session {
             self.acceptor.add_forward(address, port, Arc::clone(&handler));
         }
         let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
-        let bound = match self.shared.global_request(&request, deadline(self.timeouts.channel)) {
-            Ok(GlobalReply::Success { bound_port, .. }) => bound_port.unwrap_or(port),
-            refused => {
-                self.acceptor.remove_forward(address, port);
-                refused?;
-                return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
-            }
+        let reply = self.shared.global_request(&request, deadline(self.timeouts.channel));
+        let Ok(GlobalReply::Success { bound_port, .. }) = reply else {
+            self.acceptor.remove_forward(address, port);
+            reply?;
+            return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
         };
+        let bound = bound_port.unwrap_or(port);
         self.acceptor.add_forward(address, bound, handler);
         Ok(bound)
     }

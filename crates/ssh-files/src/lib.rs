@@ -26,5 +26,5 @@ mod options;
 pub use config::{SystemEnvironment, local_user};
 pub use keys::{default_keys, load_key};
 pub use known_hosts::{KnownHostsVerifier, UnknownHostPolicy};
-pub use options::{ConnectOptions, PromptFn, Prompter};
+pub use options::{Answers, ConnectOptions, PromptFn, Prompter};
 pub use ssh_proto::driver::{AuthMethod, Error, Timeouts};

@@ -5,14 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssh_proto::auth::InfoRequest;
-use ssh_proto::driver::{AuthMethod, LoginPlan, Timeouts};
+use ssh_proto::driver::{AuthMethod, Error, KeySource, LoginPlan, Timeouts, password_answers, password_prompt};
 use ssh_proto::ssh_config::{JumpHost, Proxy};
 use ssh_proto::{KeyPair, client};
 
-use crate::{KnownHostsVerifier, UnknownHostPolicy};
+use crate::{KnownHostsVerifier, UnknownHostPolicy, default_keys, load_key};
 
 /// The function behind a [`Prompter`].
 pub type PromptFn = dyn Fn(&InfoRequest) -> Vec<String> + Send + Sync;
+
+/// One login's answers to keyboard-interactive prompts ([`ConnectOptions::interactive_answers`]).
+pub type Answers<'a> = Box<dyn FnMut(&InfoRequest) -> Vec<String> + Send + 'a>;
 
 /// Answers keyboard-interactive prompts (one answer per prompt), for [`ConnectOptions::prompter`].
 #[derive(Clone)]
@@ -142,6 +145,43 @@ impl ConnectOptions {
     /// The login these options describe, in Paramiko's order.
     pub fn login_plan(&self) -> LoginPlan {
         LoginPlan::new(&self.auth_methods)
+    }
+
+    /// The local keys `source` holds, in order: the given keys, the key files (one that
+    /// cannot be loaded is an error, as in Paramiko) or the `~/.ssh` defaults (when
+    /// `look_for_keys`). The agent's keys are the driver's to ask for: none here.
+    pub fn local_keys(&self, source: KeySource) -> Result<Vec<Arc<KeyPair>>, Error> {
+        let passphrase = self.passphrase.as_deref();
+        Ok(match source {
+            KeySource::Given => self.keys.clone(),
+            KeySource::Files => {
+                self.key_files.iter().map(|path| load_key(path, passphrase).map(Arc::new)).collect::<Result<_, _>>()?
+            }
+            KeySource::Defaults if self.look_for_keys => default_keys(passphrase).into_iter().map(Arc::new).collect(),
+            KeySource::Defaults | KeySource::Agent => Vec::new(),
+        })
+    }
+
+    /// The password for the `password` method: the one given, else the prompter's answer
+    /// to ssh's question, asked only now that the server still wants one. `None`: the
+    /// method is skipped.
+    pub fn password_to_send(&self) -> Option<String> {
+        match (&self.password, &self.prompter) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(Prompter(ask))) => ask(&password_prompt(&self.username, &self.host)).into_iter().next(),
+            (None, None) => None,
+        }
+    }
+
+    /// How keyboard-interactive prompts are answered: by the prompter, else with the
+    /// password for a single hidden prompt (Paramiko's fallback). `None`: the method is
+    /// skipped.
+    pub fn interactive_answers(&self) -> Option<Answers<'_>> {
+        match (&self.prompter, &self.password) {
+            (Some(Prompter(f)), _) => Some(Box::new(|r| f(r))),
+            (None, Some(p)) => Some(Box::new(|r| password_answers(r, p))),
+            (None, None) => None,
+        }
     }
 
     /// The agent socket to ask for keys, when the agent may be used: the one given, else

@@ -112,7 +112,8 @@ async fn run(args: &Args, r: &Resolved) -> Result<ExitCode, String> {
     let _ = errors.await;
     let status = tokio::time::timeout(Duration::from_secs(30), ch.exit_status()).await;
     drop(raw);
-    Ok(ssh_common::exit_code(status.map_err(|_| ()).and_then(|s| s.map_err(|_| ()))))
+    // No status within the time: 255, as for none at all.
+    Ok(ssh_common::exit_code(status.unwrap_or(Ok(None))))
 }
 
 /// Remote stdout to ours, flushed per read so interactive output shows at once.

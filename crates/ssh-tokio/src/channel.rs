@@ -142,9 +142,10 @@ impl Channel {
         self.link.eof(self.id)
     }
 
-    /// Server side: reports the command's exit status (send it before closing).
-    pub fn send_exit_status(&self, status: ExitStatus) -> Result<(), Error> {
-        self.link.send_request(self.id, &ChannelRequest::Exit(status), false).map(|_| ())
+    /// Server side: reports the command's exit status (send it before closing). Waits, as
+    /// every request does, while the connection's output queue is full.
+    pub async fn send_exit_status(&self, status: ExitStatus) -> Result<(), Error> {
+        self.request(ChannelRequest::Exit(status), false).await
     }
 
     /// Waits for the channel to close and returns the command's exit status or signal
@@ -215,47 +216,27 @@ impl AsyncRead for Stderr {
     }
 }
 
-impl AsyncWrite for Channel {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.link.poll_write(cx, self.id, ChannelStream::Stdout, data).map_err(io::Error::from)
-    }
+/// `AsyncWrite` for a handle on `$stream` of its channel. Sent data is in the connection's
+/// output at once (the writer task delivers it), so there is nothing to flush; `shutdown`
+/// sends EOF when `$eof` (standard error has no EOF of its own).
+macro_rules! channel_writer {
+    ($handle:ty, $stream:expr, $eof:expr) => {
+        impl AsyncWrite for $handle {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+                self.link.poll_write(cx, self.id, $stream, data).map_err(io::Error::from)
+            }
 
-    /// Sent data is in the connection's output; the writer task delivers it.
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
 
-    /// Sends EOF.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.link.eof(self.id).map_err(io::Error::from))
-    }
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(if $eof { self.link.eof(self.id).map_err(io::Error::from) } else { Ok(()) })
+            }
+        }
+    };
 }
 
-impl AsyncWrite for Stdin {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.link.poll_write(cx, self.id, ChannelStream::Stdout, data).map_err(io::Error::from)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Sends EOF.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.link.eof(self.id).map_err(io::Error::from))
-    }
-}
-
-impl AsyncWrite for Stderr {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.link.poll_write(cx, self.id, ChannelStream::Stderr, data).map_err(io::Error::from)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
+channel_writer!(Channel, ChannelStream::Stdout, true);
+channel_writer!(Stdin, ChannelStream::Stdout, true);
+channel_writer!(Stderr, ChannelStream::Stderr, false);

@@ -6,11 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ssh_files::{ConnectOptions, Prompter, default_keys, load_key};
-use ssh_proto::auth::InfoRequest;
-use ssh_proto::driver::{
-    AuthMethod, AuthOutcome, HostKeyVerifier, KeySource, LoginPlan, password_answers, password_prompt,
-};
+use ssh_files::ConnectOptions;
+use ssh_proto::driver::{AuthMethod, AuthOutcome, HostKeyVerifier, KeySource, LoginPlan};
 use ssh_proto::ssh_config::Proxy;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -156,29 +153,16 @@ impl Client {
         while let Some(method) = plan.next_method() {
             let done = match method {
                 AuthMethod::PublicKey => self.try_keys(o, &mut plan).await?,
-                AuthMethod::Password => match (&o.password, &o.prompter) {
-                    (Some(p), _) => plan.settle(timed(limit, "password", s.auth_password(user, p)).await?),
-                    // Asked for only now, when the server still wants one.
-                    (None, Some(Prompter(ask))) => match ask(&password_prompt(user, &o.host)).into_iter().next() {
-                        Some(p) => plan.settle(timed(limit, "password", s.auth_password(user, &p)).await?),
-                        None => false,
-                    },
-                    (None, None) => false,
+                AuthMethod::Password => match o.password_to_send() {
+                    Some(p) => plan.settle(timed(limit, "password", s.auth_password(user, &p)).await?),
+                    None => false,
                 },
-                AuthMethod::KeyboardInteractive => {
-                    type Answer<'a> = Box<dyn FnMut(&InfoRequest) -> Vec<String> + Send + 'a>;
-                    let answer: Option<Answer<'_>> = match (&o.prompter, &o.password) {
-                        (Some(Prompter(f)), _) => Some(Box::new(|r| f(r))),
-                        (None, Some(p)) => Some(Box::new(|r| password_answers(r, p))),
-                        (None, None) => None,
-                    };
-                    match answer {
-                        Some(a) => {
-                            plan.settle(timed(limit, "keyboard-interactive", s.auth_interactive(user, "", a)).await?)
-                        }
-                        None => false,
+                AuthMethod::KeyboardInteractive => match o.interactive_answers() {
+                    Some(answers) => {
+                        plan.settle(timed(limit, "keyboard-interactive", s.auth_interactive(user, "", answers)).await?)
                     }
-                }
+                    None => false,
+                },
             };
             if done {
                 return Ok(());
@@ -202,36 +186,21 @@ impl Client {
         let user = o.username.as_str();
         let limit = o.timeouts.auth;
         for source in KeySource::ORDER {
-            let keys = match source {
-                KeySource::Given => o.keys.clone(),
-                KeySource::Files => {
-                    let mut keys = Vec::with_capacity(o.key_files.len());
-                    for path in &o.key_files {
-                        keys.push(Arc::new(load_key(path, o.passphrase.as_deref())?));
+            if source == KeySource::Agent {
+                // An agent that is not there or fails is skipped, as Paramiko does.
+                let Some(socket) = o.agent_socket_path() else { continue };
+                let Ok(mut agent) = AgentConnection::connect(socket).await else { continue };
+                for identity in agent.identities().await.unwrap_or_default() {
+                    let Ok(key) = identity.public_key() else { continue };
+                    if plan.first_offer(&key)
+                        && plan.settle(timed(limit, "publickey", s.auth_agent_key(user, &identity, &mut agent)).await?)
+                    {
+                        return Ok(true);
                     }
-                    keys
                 }
-                KeySource::Agent => {
-                    // An agent that is not there or fails is skipped, as Paramiko does.
-                    let Some(socket) = o.agent_socket_path() else { continue };
-                    let Ok(mut agent) = AgentConnection::connect(socket).await else { continue };
-                    for identity in agent.identities().await.unwrap_or_default() {
-                        let Ok(key) = identity.public_key() else { continue };
-                        if plan.first_offer(&key)
-                            && plan
-                                .settle(timed(limit, "publickey", s.auth_agent_key(user, &identity, &mut agent)).await?)
-                        {
-                            return Ok(true);
-                        }
-                    }
-                    continue;
-                }
-                KeySource::Defaults if o.look_for_keys => {
-                    default_keys(o.passphrase.as_deref()).into_iter().map(Arc::new).collect()
-                }
-                KeySource::Defaults => continue,
-            };
-            for key in keys {
+                continue;
+            }
+            for key in o.local_keys(source)? {
                 if plan.first_offer(key.public_key())
                     && plan.settle(timed(limit, "publickey", s.auth_publickey(user, key)).await?)
                 {

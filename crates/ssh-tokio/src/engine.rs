@@ -483,9 +483,8 @@ pub(crate) trait Link: Send + Sync {
         stream: ChannelStream,
         data: &[u8],
     ) -> Poll<Result<usize, Error>>;
-    /// Sends the request; with `want_reply`, returns its number for `poll_reply`.
-    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<Option<u64>, Error>;
-    /// Like `send_request`, waiting while the output queue is full.
+    /// Sends the request, waiting while the output queue is full; with `want_reply`,
+    /// returns its number for `poll_reply`.
     fn poll_send_request(
         &self,
         cx: &mut Context<'_>,
@@ -527,12 +526,6 @@ impl<C: Core> Link for Shared<C> {
         self.poll_for(cx, Wake::Room(id), &mut |st| {
             ssh_proto::driver::send(&mut st.conn, id, stream, data).map(|r| r.map_err(Error::Channel))
         })
-    }
-
-    fn send_request(&self, id: ChannelId, request: &ChannelRequest, want_reply: bool) -> Result<Option<u64>, Error> {
-        let mut g = self.lock();
-        g.st.conn.channel_request(id, request, want_reply)?;
-        Ok(want_reply.then(|| g.st.mux.request_sent(id)))
     }
 
     fn poll_send_request(

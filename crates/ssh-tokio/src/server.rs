@@ -637,7 +637,7 @@ async fn run_command<H: ServerHandler>(handlers: Handlers<H>, session: ServerSes
         ExitStatus::Code(255)
     });
     let _ = session.channel.send_eof();
-    let _ = session.channel.send_exit_status(status);
+    let _ = session.channel.send_exit_status(status).await;
     // Dropping the channel closes it.
 }
 

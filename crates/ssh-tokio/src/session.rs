@@ -300,14 +300,13 @@ impl Session {
             self.acceptor.add_forward(address, port, route.clone());
         }
         let request = GlobalRequest::TcpipForward { address: address.to_owned(), port };
-        let bound = match self.global_request(&request).await {
-            Ok(GlobalReply::Success { bound_port, .. }) => bound_port.unwrap_or(port),
-            refused => {
-                self.acceptor.remove_forward(address, port);
-                refused?;
-                return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
-            }
+        let reply = self.global_request(&request).await;
+        let Ok(GlobalReply::Success { bound_port, .. }) = reply else {
+            self.acceptor.remove_forward(address, port);
+            reply?;
+            return Err(Error::RequestRefused(format!("tcpip-forward {address}:{port}")));
         };
+        let bound = bound_port.unwrap_or(port);
         self.acceptor.add_forward(address, bound, route);
         Ok(bound)
     }
@@ -330,10 +329,10 @@ impl Session {
     pub async fn accept(&self) -> Result<(Channel, Forwarded), Error> {
         self.acceptor.start(&self.shared);
         let next = self.acceptor.queued.lock().await.recv().await;
+        // None: the accepting task ended with the connection.
         match next {
             Some(next) => Ok(next),
-            // The accepting task ended with the connection: say how it ended.
-            None => self.shared.wait_for(Wake::Any, |_| None).await,
+            None => Err(self.closed().await),
         }
     }
 
