@@ -384,9 +384,14 @@ impl<C: Core> Shared<C> {
             };
             st.count_out(counted);
         };
-        st.wake_writer(&self.wake, timer);
-        self.notify_waiters(&mut st);
-        drop(st);
+        // What `ready` made (a window adjustment for data read, say) goes out from here
+        // when it can, as a channel write's does.
+        if deadline.is_none() {
+            self.write_through(st, timer);
+        } else {
+            st.wake_writer(&self.wake, timer);
+            self.notify_waiters(&mut st);
+        }
         result
     }
 
@@ -447,7 +452,7 @@ impl<C: Core> Shared<C> {
         false
     }
 
-    /// After a channel write by a caller without a deadline: if the writer thread is
+    /// After a core command by a caller without a deadline: if the writer thread is
     /// asleep, sends the output itself instead of waking it. A caller with a deadline
     /// leaves the socket to the writer thread, so that a peer that stops reading cannot
     /// hold it in `write` past its deadline.

@@ -3,20 +3,26 @@
 //!
 //! - The **reader** task reads the stream, feeds the bytes to the core and has the core's
 //!   [`Demux`] sort the events into per-channel buffers and the front-end's queue.
-//! - The **writer** task sends what the core wants sent and fires its timers. It writes
-//!   without holding the state lock, so a peer that does not read cannot stop the reader.
+//! - Output is written by whoever made it, when the socket takes it at once: a task that
+//!   writes to a channel seals the packets and sends them in the same poll, sparing a task
+//!   switch per packet. The **writer** task sends what the socket did not take, fires the
+//!   core's timers and ends the stream. Nobody writes while holding the state lock, so a
+//!   peer that does not read cannot stop the reader.
 //!
 //! User calls lock the state (a plain mutex: it is never held across an `.await`), issue a
 //! core command and, when they must wait, leave their task's waker with what they wait
 //! for: a channel's news or room, or any change.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use bytes::{Buf, Bytes};
 use ssh_proto::DisconnectReason;
 use ssh_proto::connection::{
     ChannelError, ChannelId, ChannelKind, ChannelRequest, ExitStatus, GlobalReply, GlobalRequest,
@@ -24,7 +30,7 @@ use ssh_proto::connection::{
 use ssh_proto::driver::{
     Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening, StreamSetting,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Notify;
@@ -176,21 +182,71 @@ impl<C: Core> State<C> {
     }
 }
 
-/// The lock and the writer's doorbell of one connection.
+/// The lock, the stream's writing half and the writer's doorbell of one connection.
 pub(crate) struct Shared<C> {
     state: Mutex<State<C>>,
-    /// Rung when the writer may have work: output, a timer that moved, the end.
+    /// The writing half. Whoever takes output from the core holds it from before taking
+    /// until the bytes are written or queued in it, so output leaves in the order it was
+    /// made. Never held across an `.await`: every write through it is a poll.
+    pen: Mutex<Pen>,
+    /// Rung when the writer may have work: output the socket did not take, a timer that
+    /// moved, the end.
     wake_writer: Notify,
     reader: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// A locked view of the state that, when dropped, rings the writer if the core has output
-/// or a new deadline, and wakes the connection's waiters, so every command's output goes
-/// out without each call remembering to.
+/// The stream's writing half and what was taken from the core but not written yet.
+struct Pen {
+    writer: Pin<Box<dyn AsyncWrite + Send>>,
+    queued: VecDeque<Bytes>,
+    /// Written but not flushed: the stream was not ready for the flush.
+    unflushed: bool,
+    /// A write through failed; the writer task ends the connection with it.
+    failed: Option<io::Error>,
+}
+
+impl Pen {
+    /// Whether a task other than the writer may write: nothing waits for the stream. While
+    /// something does, only the writer task polls the stream, so the waker it left there is
+    /// never replaced by a write through's.
+    fn idle(&self) -> bool {
+        self.queued.is_empty() && !self.unflushed && self.failed.is_none()
+    }
+}
+
+/// A locked view of the state that, when dropped, sends the core's output (or rings the
+/// writer for it), rings the writer for a new deadline or the end, and wakes the
+/// connection's waiters, so every command's output goes out without each call remembering
+/// to.
 pub(crate) struct Guard<'a, C: Core> {
     pub(crate) st: MutexGuard<'a, State<C>>,
     shared: &'a Shared<C>,
     timer: Option<Instant>,
+    /// Declared after `st`: fields drop in order, so the output taken while the state was
+    /// locked is written once it is unlocked.
+    through: WriteThrough<'a, C>,
+}
+
+/// The pen with output taken into it by a [`Guard`], written when this drops.
+struct WriteThrough<'a, C: Core> {
+    shared: &'a Shared<C>,
+    pen: Option<MutexGuard<'a, Pen>>,
+}
+
+impl<C: Core> Drop for WriteThrough<'_, C> {
+    fn drop(&mut self) {
+        let Some(mut pen) = self.pen.take() else { return };
+        // No task waits on this poll: what the stream does not take now is the writer's.
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.shared.poll_pen(&mut pen, &mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => {
+                pen.failed = Some(e);
+                self.shared.wake_writer.notify_one();
+            }
+            Poll::Pending => self.shared.wake_writer.notify_one(),
+        }
+    }
 }
 
 impl<C: Core> std::ops::Deref for Guard<'_, C> {
@@ -209,11 +265,39 @@ impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
 impl<C: Core> Drop for Guard<'_, C> {
     fn drop(&mut self) {
         let st = &mut *self.st;
-        if st.conn.pending_output() > 0 || st.conn.poll_timeout() != self.timer || st.conn.is_closed() {
+        if st.conn.pending_output() > 0 && self.through.pen.is_none() {
+            match self.shared.pen.try_lock() {
+                Ok(mut pen) if pen.idle() => {
+                    take_output(st, &mut pen);
+                    self.through.pen = Some(pen);
+                }
+                _ => self.shared.wake_writer.notify_one(),
+            }
+        }
+        if st.conn.poll_timeout() != self.timer || st.conn.is_closed() {
             self.shared.wake_writer.notify_one();
         }
         st.wake_connection_waiters();
     }
+}
+
+/// Moves the core's output into the pen (whose holder the caller is) and wakes the senders
+/// that waited for the room it freed. Returns whether there was any.
+fn take_output<C: Core>(st: &mut State<C>, pen: &mut Pen) -> bool {
+    let mut took = false;
+    while let Some(b) = st.conn.poll_transmit() {
+        pen.queued.push_back(b);
+        took = true;
+    }
+    // A command may have made the core process input that waited (an auth reply releases
+    // requests the client sent ahead): sort what it raised.
+    let State { conn, mux, any_changed, .. } = st;
+    mux.dispatch(conn, &mut |_, w, change| w.wake(change));
+    *any_changed |= mux.take_events_pushed();
+    if took {
+        st.room_freed();
+    }
+    took
 }
 
 impl<C: Core> Shared<C> {
@@ -246,13 +330,14 @@ impl<C: Core> Shared<C> {
                 any: WakerList::default(),
                 any_changed: false,
             }),
+            pen: Mutex::new(Pen { writer: Box::pin(writer), queued: VecDeque::new(), unflushed: false, failed: None }),
             wake_writer: Notify::new(),
             reader: Mutex::new(None),
         });
         let reading = tokio::spawn(reading(Arc::clone(&shared)));
         *shared.reader.lock().unwrap_or_else(|p| p.into_inner()) = Some(reading);
         let w = Arc::clone(&shared);
-        tokio::spawn(async move { w.write_loop(writer).await });
+        tokio::spawn(async move { w.write_loop().await });
         shared
     }
 
@@ -261,7 +346,50 @@ impl<C: Core> Shared<C> {
     pub(crate) fn lock(&self) -> Guard<'_, C> {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let timer = st.conn.poll_timeout();
-        Guard { st, shared: self, timer }
+        Guard { st, shared: self, timer, through: WriteThrough { shared: self, pen: None } }
+    }
+
+    fn pen_lock(&self) -> MutexGuard<'_, Pen> {
+        self.pen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes what the pen holds and then what the core has made meanwhile, until the core
+    /// has nothing left (`Ready(Ok)`), the stream is not ready (`Pending`, the rest queued in
+    /// the pen) or writing failed. The caller holds the pen, so it locks the state after it.
+    fn poll_pen(&self, pen: &mut Pen, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(e) = pen.failed.take() {
+                return Poll::Ready(Err(e));
+            }
+            let Pen { writer, queued, unflushed, .. } = pen;
+            while let Some(front) = queued.front_mut() {
+                match writer.as_mut().poll_write(cx, front) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => {
+                        front.advance(n.min(front.len()));
+                        *unflushed = true;
+                        if front.is_empty() {
+                            queued.pop_front();
+                        }
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            let mut g = self.lock();
+            if !take_output(&mut g.st, pen) {
+                break;
+            }
+        }
+        if pen.unflushed {
+            match pen.writer.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => pen.unflushed = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Polls `ready` once: its result, the connection's end, or `Pending` with the task's
@@ -335,9 +463,7 @@ impl<C: Core> Shared<C> {
         }
     }
 
-    async fn write_loop<W: AsyncWrite>(&self, writer: W) {
-        let mut writer = std::pin::pin!(writer);
-        let mut out = Vec::new();
+    async fn write_loop(&self) {
         loop {
             let (closed, deadline) = {
                 let mut g = self.lock();
@@ -347,35 +473,12 @@ impl<C: Core> Shared<C> {
                     let _ = st.conn.handle_timeout(now);
                     st.dispatch();
                 }
-                while let Some(b) = st.conn.poll_transmit() {
-                    out.push(b);
-                }
-                // A command may have made the core process input that waited (an auth
-                // reply releases requests the client sent ahead): sort what it raised.
-                let State { conn, mux, any_changed, .. } = st;
-                mux.dispatch(conn, &mut |_, w, change| w.wake(change));
-                *any_changed |= mux.take_events_pushed();
-                if !out.is_empty() {
-                    st.room_freed();
-                }
-                // The guard's drop would ring the writer for its own taking: forget the
-                // timer it compares against instead.
+                // The guard's drop would ring the writer for the timer it just fired:
+                // forget the timer it compares against instead.
                 g.timer = g.st.conn.poll_timeout();
-                (g.st.conn.is_closed(), g.st.conn.poll_timeout())
+                (g.st.conn.is_closed(), g.timer)
             };
-            let mut failed = None;
-            for b in out.drain(..) {
-                if let Err(e) = writer.write_all(&b).await {
-                    failed = Some(e);
-                    break;
-                }
-            }
-            if failed.is_none()
-                && let Err(e) = writer.flush().await
-            {
-                failed = Some(e);
-            }
-            if let Some(e) = failed {
+            if let Err(e) = poll_fn(|cx| self.poll_pen(&mut self.pen_lock(), cx)).await {
                 let mut g = self.lock();
                 g.st.conn.close(DisconnectReason::ConnectionLost, &format!("write: {e}"));
                 g.st.dispatch();
@@ -385,17 +488,13 @@ impl<C: Core> Shared<C> {
             }
             if closed {
                 // The DISCONNECT (if any) is out.
-                let _ = writer.shutdown().await;
+                let _ = poll_fn(|cx| self.pen_lock().writer.as_mut().poll_shutdown(cx)).await;
                 self.stop_reader();
                 let mut g = self.lock();
                 if g.st.mux.ended.is_none() {
                     g.st.end(Ended { reason: DisconnectReason::ByApplication, description: "closed".into() });
                 }
                 return;
-            }
-            let has_output = self.lock().st.conn.pending_output() > 0;
-            if has_output {
-                continue;
             }
             match deadline {
                 Some(t) => {
@@ -410,7 +509,10 @@ impl<C: Core> Shared<C> {
         }
     }
 
+    /// Stops the reader and lets the stream go: its descriptor closes now, not when the
+    /// last handle on the connection is dropped.
     fn stop_reader(&self) {
+        self.pen_lock().writer = Box::pin(tokio::io::sink());
         if let Some(h) = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take() {
             h.abort();
         }
