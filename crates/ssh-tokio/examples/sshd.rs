@@ -1,7 +1,9 @@
 //! `sshd-tokio`: the personal SSH server of ssh-blocking's `sshd` example on the ssh-tokio
 //! API: the same command line, output, exit codes and behaviour (its documentation is the
 //! contract, and `tests/sshd_cli.rs` runs the same contract tests against both), with one
-//! task per connection and per session instead of threads.
+//! task per connection and per session instead of threads. Connections are served on one
+//! single-threaded runtime per core ([`Server::sharded`]): each connection's tasks stay on
+//! one thread.
 //!
 //! ```text
 //! sshd-tokio -p PORT [-b ADDR] -h HOSTKEY… [-a AUTHORIZED_KEYS] [--password USER:PASS]…
@@ -547,6 +549,8 @@ async fn run() -> Result<(), Failure> {
     let server = Server::bind((cli.bind.as_str(), cli.port), config, handler)
         .await
         .map_err(|e| usage(format!("sshd: Bind to port {} on {} failed: {e}", cli.port, cli.bind)))?;
+    let cores = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    let server = server.sharded(cores).map_err(|e| usage(format!("sshd: cannot start threads: {e}")))?;
     let addr = server.local_addr().map_err(|e| usage(format!("sshd: {e}")))?;
     {
         let mut out = io::stdout().lock();
@@ -567,7 +571,9 @@ async fn run() -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // This runtime only accepts connections and waits for signals: the server's shards
+    // serve the connections.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sshd: cannot start the runtime: {e}");

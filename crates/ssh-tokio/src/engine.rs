@@ -30,7 +30,7 @@ use ssh_proto::connection::{
 use ssh_proto::driver::{
     Change, ChannelBuffers, ChannelStream, Demux, Driven, Ended, FrontEnd, Input, Opening, StreamSetting,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Notify;
@@ -440,24 +440,35 @@ impl<C: Core> Shared<C> {
         }
     }
 
-    async fn read_tcp(&self, tcp: OwnedReadHalf) {
+    async fn read_tcp(&self, mut tcp: OwnedReadHalf) {
         loop {
-            let open = match tcp.readable().await {
-                Ok(()) => SCRATCH.with_borrow_mut(|buf| match tcp.try_read(buf) {
-                    Ok(0) => Some(self.lock().st.feed(Input::End)),
-                    Ok(n) => Some(self.lock().st.feed(Input::Bytes(buf.get(..n).unwrap_or_default()))),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        // Caught up with the peer: empty buffers go back to the allocator
-                        // while the connection waits (a busy one gets them again at once).
-                        self.lock().st.conn.shrink_buffers();
-                        None
+            // A read shorter than the buffer tells tokio the socket is drained, so the next
+            // poll waits for readiness instead of making a read that would block.
+            let open = poll_fn(|cx| {
+                SCRATCH.with_borrow_mut(|buf| {
+                    let mut filled = ReadBuf::new(buf);
+                    match Pin::new(&mut tcp).poll_read(cx, &mut filled) {
+                        Poll::Ready(Ok(())) if filled.filled().is_empty() => {
+                            Poll::Ready(self.lock().st.feed(Input::End))
+                        }
+                        Poll::Ready(Ok(())) => Poll::Ready(self.lock().st.feed(Input::Bytes(filled.filled()))),
+                        Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        }
+                        Poll::Ready(Err(e)) => Poll::Ready(self.lock().st.feed(Input::Failed(e.to_string()))),
+                        Poll::Pending => {
+                            // Caught up with the peer: empty buffers go back to the
+                            // allocator while the connection waits (a busy one gets them
+                            // again at once).
+                            self.lock().st.conn.shrink_buffers();
+                            Poll::Pending
+                        }
                     }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => None,
-                    Err(e) => Some(self.lock().st.feed(Input::Failed(e.to_string()))),
-                }),
-                Err(e) => Some(self.lock().st.feed(Input::Failed(e.to_string()))),
-            };
-            if open == Some(false) {
+                })
+            })
+            .await;
+            if !open {
                 return;
             }
         }

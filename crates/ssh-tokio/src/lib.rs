@@ -15,6 +15,7 @@ mod engine;
 mod forward;
 mod server;
 mod session;
+mod shards;
 mod stream;
 
 pub use agent::AgentConnection;

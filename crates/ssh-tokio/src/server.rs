@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -32,6 +33,7 @@ use crate::Error;
 use crate::channel::Channel;
 use crate::engine::{Shared, Wake};
 use crate::forward::pump;
+use crate::shards::Shards;
 
 /// How long the server waits for the client to confirm a channel it opens (agent,
 /// forwarded-tcpip, X11).
@@ -341,6 +343,7 @@ pub struct Server<H> {
     handlers: Handlers<H>,
     stop: Arc<Notify>,
     live: Arc<Live>,
+    shards: Option<Shards>,
 }
 
 impl<H: ServerHandler> Server<H> {
@@ -352,7 +355,33 @@ impl<H: ServerHandler> Server<H> {
             handlers: Handlers { handler: Arc::new(handler), subsystems: Arc::default() },
             stop: Arc::new(Notify::new()),
             live: Arc::default(),
+            shards: None,
         })
+    }
+
+    /// Serves the connections on `threads` threads of the server's own, each running a
+    /// single-threaded runtime, instead of on the runtime that calls [`Server::serve`].
+    /// Every task of a connection (its handler's too: `tokio::spawn` in a handler spawns on
+    /// the connection's thread) then runs on one thread, so passing data between them
+    /// wakes no other thread; each new connection goes to the thread serving the fewest.
+    /// One thread per core suits a server whose connections each move a lot of data: an
+    /// upload through the `sshd-tokio` example ran about 10 % faster this way on 2 cores.
+    /// A connection that keeps its thread busy slows the others on it, which a
+    /// work-stealing runtime would move elsewhere.
+    ///
+    /// The threads end when the server is dropped, and the connections still open on
+    /// them end with them.
+    ///
+    /// ```no_run
+    /// # async fn run(server: ssh_tokio::Server<impl ssh_tokio::ServerHandler>) -> Result<(), ssh_tokio::Error> {
+    /// let cores = std::thread::available_parallelism()?;
+    /// let server = server.sharded(cores)?;
+    /// server.serve().await
+    /// # }
+    /// ```
+    pub fn sharded(mut self, threads: NonZeroUsize) -> Result<Self, Error> {
+        self.shards = Some(Shards::start(threads)?);
+        Ok(self)
     }
 
     /// Serves the subsystem `name` (`sftp`, …) with `serve` on every connection from now
@@ -399,11 +428,23 @@ impl<H: ServerHandler> Server<H> {
             tracing::debug!(%peer, "connection accepted");
             let _ = tcp.set_nodelay(true);
             let (config, handlers, live) = (Arc::clone(&self.config), self.handlers.clone(), Arc::clone(&self.live));
-            tokio::spawn(async move {
-                if let Err(e) =
-                    serve(|conn| Shared::start_tcp(conn, tcp, FrontEnd::ALL), config, handlers, Some(live)).await
-                {
-                    tracing::debug!(error = %e, %peer, "connection ended");
+            let Some((shard, load)) = self.shards.as_ref().and_then(Shards::pick) else {
+                tokio::spawn(serve_tcp(tcp, peer, config, handlers, live));
+                continue;
+            };
+            // The socket moves to the shard's own I/O driver.
+            let tcp = match tcp.into_std() {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::debug!(error = %e, %peer, "cannot move the connection to its thread");
+                    continue;
+                }
+            };
+            shard.spawn(async move {
+                let _load = load;
+                match TcpStream::from_std(tcp) {
+                    Ok(tcp) => serve_tcp(tcp, peer, config, handlers, live).await,
+                    Err(e) => tracing::debug!(error = %e, %peer, "cannot move the connection to its thread"),
                 }
             });
         }
@@ -435,6 +476,19 @@ impl StopHandle {
         for conn in live {
             conn.disconnect(DisconnectReason::ByApplication, "server shutting down");
         }
+    }
+}
+
+/// Serves one accepted TCP connection until it ends.
+async fn serve_tcp<H: ServerHandler>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    config: Arc<server::Config>,
+    handlers: Handlers<H>,
+    live: Arc<Live>,
+) {
+    if let Err(e) = serve(|conn| Shared::start_tcp(conn, tcp, FrontEnd::ALL), config, handlers, Some(live)).await {
+        tracing::debug!(error = %e, %peer, "connection ended");
     }
 }
 

@@ -111,6 +111,7 @@ impl ServerHandler for Handler {
         true
     }
     /// `cat`: echo stdin; `fail`: stderr and exit 9; `panic`: the handler panics;
+    /// `thread`: the name of the thread the handler runs on;
     /// `setup`: what was set up before; `controls`: report window changes until a signal;
     /// `yes N`: N bytes of a repeated line; anything else: echoed.
     async fn exec(&self, session: &mut ServerSession, command: &[u8]) -> ExitStatus {
@@ -131,6 +132,11 @@ impl ServerHandler for Handler {
                 ExitStatus::Code(9)
             }
             b"panic" => panic!("handler bug"),
+            b"thread" => {
+                let name = std::thread::current().name().unwrap_or_default().to_owned();
+                let _ = ch.write_all(name.as_bytes()).await;
+                ExitStatus::Code(0)
+            }
             b"x11" => {
                 // An X client "connects": its channel goes to the client, which answers.
                 let Ok(mut x) = session.open_x11_channel("10.0.0.9", 6010).await else { return ExitStatus::Code(2) };
@@ -193,7 +199,12 @@ struct Running {
 
 async fn start_with(config: server::Config, user: Arc<KeyPair>) -> Running {
     let handler = Handler { user_key: user.public_key().clone() };
-    let server = Server::bind("127.0.0.1:0", config, handler).await.unwrap().subsystem("upper", |session| {
+    let server = Server::bind("127.0.0.1:0", config, handler).await.unwrap();
+    serve(server, user)
+}
+
+fn serve(server: Server<Handler>, user: Arc<KeyPair>) -> Running {
+    let server = server.subsystem("upper", |session| {
         Box::pin(async move {
             let mut all = Vec::new();
             let _ = session.channel.read_to_end(&mut all).await;
@@ -207,10 +218,14 @@ async fn start_with(config: server::Config, user: Arc<KeyPair>) -> Running {
     Running { addr, user, stop }
 }
 
-async fn start() -> Running {
+fn keys() -> (HostKey, Arc<KeyPair>) {
     let mut rng = SeededRng::new(21);
     let host = HostKey::generate_ed25519(&mut rng);
-    let user = Arc::new(KeyPair::generate_ed25519(&mut rng));
+    (host, Arc::new(KeyPair::generate_ed25519(&mut rng)))
+}
+
+async fn start() -> Running {
+    let (host, user) = keys();
     start_with(server::Config::new(vec![host]), user).await
 }
 
@@ -338,6 +353,65 @@ async fn our_client_against_the_async_server() {
     .await
     .expect("within the time limit");
     server.stop.stop();
+}
+
+/// A sharded server spreads its connections over its own threads, the least loaded first,
+/// serves them there (a handler and its data both ways), and ends them when dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_server_serves_each_connection_on_one_of_its_threads() {
+    let (host, user) = keys();
+    let handler = Handler { user_key: user.public_key().clone() };
+    let server = Server::bind("127.0.0.1:0", server::Config::new(vec![host]), handler).await.unwrap();
+    let server = Arc::new(server.sharded(std::num::NonZeroUsize::new(2).unwrap()).unwrap());
+    let addr = server.local_addr().unwrap();
+    let stop = server.stop_handle();
+    let serving = tokio::spawn({
+        let server = Arc::clone(&server);
+        async move { server.serve().await }
+    });
+    timeout(LIMIT, async {
+        let running = Running { addr, user, stop };
+        let mut sessions = Vec::new();
+        for _ in 0..4 {
+            sessions.push(alice(&running).await);
+        }
+        let mut threads = Vec::new();
+        for s in &sessions {
+            let (out, _, status) = exec(s, "thread", b"").await;
+            assert_eq!(status, Some(ExitStatus::Code(0)));
+            threads.push(String::from_utf8(out).unwrap());
+        }
+        // Four live connections over two threads: two each, in turn.
+        assert_eq!(threads, ["ssh-shard-0", "ssh-shard-1", "ssh-shard-0", "ssh-shard-1"]);
+        let data = pattern(8 << 20, 5);
+        let (out, _, status) = exec(&sessions[1], "cat", &data).await;
+        assert!(out == data, "cat returned {} bytes of {}", out.len(), data.len());
+        assert_eq!(status, Some(ExitStatus::Code(0)));
+        // A connection that ended frees its place: the next one goes to the thread it left
+        // (on a tie the first thread would be chosen).
+        let leaving = sessions.remove(1);
+        leaving.close();
+        leaving.closed().await;
+        while server.connections() > 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The connection leaves the live list just before its thread's count.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let s = alice(&running).await;
+        assert_eq!(exec(&s, "thread", b"").await.0, b"ssh-shard-1");
+        sessions.push(s);
+        running.stop.stop();
+        serving.await.unwrap().unwrap();
+        // Stopped, the server's connections run on; dropped, its threads end them.
+        assert!(sessions.iter().all(Session::is_active));
+        drop(server);
+        for s in &sessions {
+            let ended = s.closed().await;
+            assert!(matches!(ended, Error::Disconnected { .. }), "{ended:?}");
+        }
+    })
+    .await
+    .expect("timed out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
