@@ -265,7 +265,7 @@ impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
 impl<C: Core> Drop for Guard<'_, C> {
     fn drop(&mut self) {
         let st = &mut *self.st;
-        if st.conn.pending_output() > 0 && self.through.pen.is_none() {
+        if st.conn.pending_output() > 0 {
             match self.shared.pen.try_lock() {
                 Ok(mut pen) if pen.idle() => {
                     take_output(st, &mut pen);

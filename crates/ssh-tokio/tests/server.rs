@@ -199,12 +199,7 @@ struct Running {
 
 async fn start_with(config: server::Config, user: Arc<KeyPair>) -> Running {
     let handler = Handler { user_key: user.public_key().clone() };
-    let server = Server::bind("127.0.0.1:0", config, handler).await.unwrap();
-    serve(server, user)
-}
-
-fn serve(server: Server<Handler>, user: Arc<KeyPair>) -> Running {
-    let server = server.subsystem("upper", |session| {
+    let server = Server::bind("127.0.0.1:0", config, handler).await.unwrap().subsystem("upper", |session| {
         Box::pin(async move {
             let mut all = Vec::new();
             let _ = session.channel.read_to_end(&mut all).await;
