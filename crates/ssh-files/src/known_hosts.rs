@@ -3,13 +3,14 @@
 //! core's [`ssh_proto::known_hosts`]; this module only reads and writes the files.
 
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ssh_proto::ServerHostKey;
 use ssh_proto::keys::fingerprint::{FingerprintHash, fingerprint};
 use ssh_proto::known_hosts::{Hashing, HostQuery, HostStatus, KnownHosts, host_port_name};
+use ssh_proto::ssh_key::public::KeyData;
 
 use ssh_proto::driver::HostKeyVerifier;
 
@@ -102,21 +103,43 @@ impl KnownHostsVerifier {
 
     fn add(&self, key: &ServerHostKey) -> Result<(), String> {
         let Some(path) = &self.user_file else { return Ok(()) };
-        let mut kh = Self::load(path)?;
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let hashing = if self.hash_new { Hashing::Rng(&mut rng) } else { Hashing::Plain };
-        let name = host_port_name(&self.host, self.port);
-        kh.add(&name, key.public_key().key_data(), hashing).map_err(|e| e.to_string())?;
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        // Write a sibling then rename, so a crash never leaves half a file.
-        let tmp = path.with_extension("sshrs-tmp");
-        fs::write(&tmp, kh.write()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        append_entry(path, &host_port_name(&self.host, self.port), key.public_key().key_data(), hashing)
     }
+}
+
+/// Appends one entry to the known_hosts file at `path`, creating it (and its directory) when
+/// missing. Appended, as OpenSSH does, never rewritten: the file may be a symlink, shared
+/// with an `ssh` adding its own line at the same moment, or `/dev/null`
+/// (`UserKnownHostsFile=/dev/null`), and writing a new file over it would replace the link,
+/// drop the other line, or turn the device into a regular file.
+fn append_entry(path: &Path, name: &str, key: &KeyData, hashing: Hashing<'_>) -> Result<(), String> {
+    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
+    // Parsing the file first holds the addition to the limits the core enforces on edits,
+    // and tells whether the last line lacks its newline.
+    let existing = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(shown(e)),
+    };
+    let mut kh = KnownHosts::parse(&existing).map_err(|e| format!("{}: {e}", path.display()))?;
+    kh.add(name, key, hashing).map_err(|e| e.to_string())?;
+    let whole = kh.write();
+    // The file's own bytes come back unchanged, then a newline if its last line had none,
+    // then the entry.
+    let Some(appended) = whole.strip_prefix(existing.as_str()) else {
+        return Err(format!("{}: the entry cannot be appended to this file", path.display()));
+    };
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // One write of a whole line to a file opened for appending lands after whatever another
+    // writer appended meanwhile.
+    let mut file = fs::OpenOptions::new().append(true).create(true).open(path).map_err(shown)?;
+    file.write_all(appended.as_bytes()).map_err(shown)
 }
 
 fn now() -> u64 {
@@ -168,5 +191,62 @@ impl HostKeyVerifier for KnownHostsVerifier {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssh_proto::{KeyPair, SeededRng};
+
+    fn key(seed: u64) -> KeyData {
+        KeyPair::generate_ed25519(&mut SeededRng::new(seed)).public_key().key_data().clone()
+    }
+
+    fn trusts(path: &Path, host: &str, port: u16, key: &KeyData) -> bool {
+        let kh = KnownHosts::parse(&fs::read_to_string(path).unwrap()).unwrap();
+        kh.check(&HostQuery::new(host, port), key.into(), 0).status.is_trusted()
+    }
+
+    #[test]
+    fn an_entry_is_appended_to_what_the_file_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("known_hosts");
+        append_entry(&path, "a.example", &key(1), Hashing::Plain).unwrap();
+        // A last line without its newline, as an editor may leave it.
+        let mut text = fs::read_to_string(&path).unwrap();
+        text.push_str("# kept");
+        fs::write(&path, &text).unwrap();
+        append_entry(&path, "[b.example]:2222", &key(2), Hashing::Rng(&mut SeededRng::new(3))).unwrap();
+        let after = fs::read_to_string(&path).unwrap();
+        assert!(after.starts_with(&format!("{text}\n|1|")), "{after:?}");
+        assert_eq!(after.lines().count(), 3);
+        assert!(trusts(&path, "a.example", 22, &key(1)));
+        assert!(trusts(&path, "b.example", 2222, &key(2)));
+    }
+
+    #[test]
+    fn a_symlinked_file_stays_a_link_and_other_writers_lines_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real_known_hosts");
+        let mut other = KnownHosts::new();
+        other.add("other.example", &key(5), Hashing::Plain).unwrap();
+        fs::write(&target, other.write()).unwrap();
+        let link = dir.path().join("known_hosts");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        append_entry(&link, "a.example", &key(1), Hashing::Plain).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+        let text = fs::read_to_string(&target).unwrap();
+        assert!(text.starts_with("other.example "), "{text:?}");
+        assert!(trusts(&target, "a.example", 22, &key(1)));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        fs::write(&path, [0xff, 0xfe, b'\n']).unwrap();
+        assert!(append_entry(&path, "a.example", &key(1), Hashing::Plain).is_err());
+        assert_eq!(fs::read(&path).unwrap(), [0xff, 0xfe, b'\n']);
     }
 }
