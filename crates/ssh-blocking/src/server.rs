@@ -340,7 +340,7 @@ pub fn serve_connection(
 }
 
 fn serve(stream: Stream, config: Arc<server::Config>, handlers: &Handlers, live: Option<&Live>) -> Result<(), Error> {
-    let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+    let rng = Box::new(ssh_proto::BufferedRng::new(rand_core::UnwrapErr(getrandom::SysRng)));
     let conn = server::Connection::new(config, Instant::now(), rng)?;
     let shared = Shared::start_with(conn, stream, "ssh-server", true)?;
     if let Some(live) = live {

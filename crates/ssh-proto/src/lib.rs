@@ -70,7 +70,7 @@ pub use error::{DisconnectReason, Error, KexError, Limit, PacketError, TimeoutKi
 pub use event::{Event, HostKeyToken, Initiator};
 pub use hostkey::{HostKey, ServerHostKey};
 pub use keys::{KeyPair, SigningError};
-pub use rng::SeededRng;
+pub use rng::{BufferedRng, SeededRng};
 pub use transport::{GexSizes, Moduli, Negotiated};
 
 /// Re-exported so drivers and applications use the same key types.

@@ -513,7 +513,7 @@ async fn serve<H: ServerHandler>(
     handlers: Handlers<H>,
     live: Option<Arc<Live>>,
 ) -> Result<(), Error> {
-    let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+    let rng = Box::new(ssh_proto::BufferedRng::new(rand_core::UnwrapErr(getrandom::SysRng)));
     let conn = server::Connection::new(config, Instant::now(), rng)?;
     let shared = start(conn);
     let _listed = live.map(|live| {

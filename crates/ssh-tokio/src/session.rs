@@ -66,7 +66,7 @@ impl Session {
         config: client::Config,
         mut verifier: impl HostKeyVerifier,
     ) -> Result<Self, Error> {
-        let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+        let rng = Box::new(ssh_proto::BufferedRng::new(rand_core::UnwrapErr(getrandom::SysRng)));
         let conn = client::Connection::new(Arc::new(config), Instant::now(), rng)?;
         let shared = start(conn);
         // Until it is returned, a failure or a cancellation ends the connection.

@@ -248,7 +248,7 @@ pub(crate) fn build_config(cli: &Cli) -> Result<server::Config, Failure> {
     config.auth.methods = methods;
     // A connection checks the whole configuration (lists not empty, a host key for the
     // enabled host key algorithms, limits): fail now rather than at the first client.
-    let rng = Box::new(rand_core::UnwrapErr(getrandom::SysRng));
+    let rng = Box::new(ssh_proto::BufferedRng::new(rand_core::UnwrapErr(getrandom::SysRng)));
     server::Connection::new(Arc::new(config.clone()), Instant::now(), rng)
         .map_err(|e| bad_value(format!("sshd: bad configuration: {e}")))?;
     Ok(config)
