@@ -3,7 +3,7 @@
 //! core's [`ssh_proto::known_hosts`]; this module only reads and writes the files.
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -116,8 +116,7 @@ impl KnownHostsVerifier {
 /// drop the other line, or turn the device into a regular file.
 fn append_entry(path: &Path, name: &str, key: &KeyData, hashing: Hashing<'_>) -> Result<(), String> {
     let shown = |e: std::io::Error| format!("{}: {e}", path.display());
-    // Parsing the file first holds the addition to the limits the core enforces on edits,
-    // and tells whether the last line lacks its newline.
+    // Parsing the file first holds the addition to the limits the core enforces on edits.
     let existing = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
@@ -131,15 +130,26 @@ fn append_entry(path: &Path, name: &str, key: &KeyData, hashing: Hashing<'_>) ->
     let Some(appended) = whole.strip_prefix(existing.as_str()) else {
         return Err(format!("{}: the entry cannot be appended to this file", path.display()));
     };
+    let entry = appended.strip_prefix('\n').unwrap_or(appended);
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
+    let mut file = fs::OpenOptions::new().read(true).append(true).create(true).open(path).map_err(shown)?;
+    // Whether a newline must go first is asked of the file as opened, not as read above:
+    // another writer may have appended meanwhile (OpenSSH checks the same way).
+    let mut last = [0u8; 1];
+    let unterminated =
+        file.seek(SeekFrom::End(-1)).is_ok() && file.read(&mut last).is_ok_and(|n| n == 1 && last != [b'\n']);
+    let mut text = String::with_capacity(entry.len() + 1);
+    if unterminated {
+        text.push('\n');
+    }
+    text.push_str(entry);
     // One write of a whole line to a file opened for appending lands after whatever another
     // writer appended meanwhile.
-    let mut file = fs::OpenOptions::new().append(true).create(true).open(path).map_err(shown)?;
-    file.write_all(appended.as_bytes()).map_err(shown)
+    file.write_all(text.as_bytes()).map_err(shown)
 }
 
 fn now() -> u64 {
