@@ -68,11 +68,7 @@ impl KnownHostsVerifier {
     }
 
     fn load(path: &Path) -> Result<KnownHosts, String> {
-        match fs::read_to_string(path) {
-            Ok(text) => KnownHosts::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(KnownHosts::new()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        KnownHosts::parse(&read_text(path)?).map_err(|e| in_file(path, e))
     }
 
     fn changed_message(&self, key: &ServerHostKey, status: &HostStatus, file: &Path) -> String {
@@ -115,28 +111,24 @@ impl KnownHostsVerifier {
 /// (`UserKnownHostsFile=/dev/null`), and writing a new file over it would replace the link,
 /// drop the other line, or turn the device into a regular file.
 fn append_entry(path: &Path, name: &str, key: &KeyData, hashing: Hashing<'_>) -> Result<(), String> {
-    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
     // Parsing the file first holds the addition to the limits the core enforces on edits.
-    let existing = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(shown(e)),
-    };
-    let mut kh = KnownHosts::parse(&existing).map_err(|e| format!("{}: {e}", path.display()))?;
+    let existing = read_text(path)?;
+    let mut kh = KnownHosts::parse(&existing).map_err(|e| in_file(path, e))?;
     kh.add(name, key, hashing).map_err(|e| e.to_string())?;
     let whole = kh.write();
     // The file's own bytes come back unchanged, then a newline if its last line had none,
     // then the entry.
     let Some(appended) = whole.strip_prefix(existing.as_str()) else {
-        return Err(format!("{}: the entry cannot be appended to this file", path.display()));
+        return Err(in_file(path, "the entry cannot be appended to this file"));
     };
     let entry = appended.strip_prefix('\n').unwrap_or(appended);
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(|e| in_file(dir, e))?;
     }
-    let mut file = fs::OpenOptions::new().read(true).append(true).create(true).open(path).map_err(shown)?;
+    let mut file =
+        fs::OpenOptions::new().read(true).append(true).create(true).open(path).map_err(|e| in_file(path, e))?;
     // Whether a newline must go first is asked of the file as opened, not as read above:
     // another writer may have appended meanwhile (OpenSSH checks the same way).
     let mut last = [0u8; 1];
@@ -149,7 +141,21 @@ fn append_entry(path: &Path, name: &str, key: &KeyData, hashing: Hashing<'_>) ->
     text.push_str(entry);
     // One write of a whole line to a file opened for appending lands after whatever another
     // writer appended meanwhile.
-    file.write_all(text.as_bytes()).map_err(shown)
+    file.write_all(text.as_bytes()).map_err(|e| in_file(path, e))
+}
+
+/// The text of the file at `path`; a missing file reads as empty.
+fn read_text(path: &Path) -> Result<String, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(in_file(path, e)),
+    }
+}
+
+/// An error about the file at `path`, naming it.
+fn in_file(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
 }
 
 fn now() -> u64 {
