@@ -294,7 +294,7 @@ impl<T: Read + std::os::fd::AsFd + Send> Output for T {}
 struct Spawned {
     child: std::process::Child,
     pty: Option<PtyIo>,
-    input: Box<dyn Write + Send>,
+    input: CommandInput,
     output: Box<dyn Output>,
     errors: Option<Box<dyn Read + Send>>,
 }
@@ -304,7 +304,7 @@ fn spawn_pipes(mut cmd: Command) -> io::Result<Spawned> {
     cmd.process_group(0);
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let missing = || io::Error::other("child pipes missing");
-    let input = Box::new(child.stdin.take().ok_or_else(missing)?);
+    let input = CommandInput::Pipe(child.stdin.take().ok_or_else(missing)?);
     let output = Box::new(child.stdout.take().ok_or_else(missing)?);
     let errors: Box<dyn Read + Send> = Box::new(child.stderr.take().ok_or_else(missing)?);
     Ok(Spawned { child, pty: None, input, output, errors: Some(errors) })
@@ -317,7 +317,13 @@ fn spawn_pty(mut cmd: Command, request: &PtyRequest) -> io::Result<Spawned> {
     prepare_pty(&mut cmd, &pty, &pts, request)?;
     let child = pty_process::blocking::Command::from(cmd).spawn(pts).map_err(pty_error)?;
     let io = PtyIo(Arc::new(pty));
-    Ok(Spawned { child, input: Box::new(io.clone()), output: Box::new(io.clone()), errors: None, pty: Some(io) })
+    Ok(Spawned {
+        child,
+        input: CommandInput::Pty(io.clone()),
+        output: Box::new(io.clone()),
+        errors: None,
+        pty: Some(io),
+    })
 }
 
 impl Personal {
@@ -494,10 +500,28 @@ impl Supervisor {
     }
 }
 
-/// Writes client input to the command; dropping `to` at the end closes a pipe (EOF).
+/// Where the client's input goes.
+enum CommandInput {
+    /// The command's standard input: the channel's reader thread writes into it.
+    Pipe(std::process::ChildStdin),
+    /// The pty master, which the output thread reads with blocking reads, so it cannot be
+    /// made non-blocking for a sink: copied a chunk at a time.
+    Pty(PtyIo),
+}
+
+/// Writes client input to the command; closing a pipe at the end is the command's EOF.
 /// The channel's window bounds what the client can send ahead of the command.
-fn feed_input(mut from: Reader, mut to: Box<dyn Write + Send>) {
-    copy_chunks(&mut from, &mut to);
+fn feed_input(mut from: Reader, to: CommandInput) {
+    match to {
+        CommandInput::Pipe(pipe) => {
+            // The command stopped reading: what the client sends from now on is dropped,
+            // as sshd does, so the client is not held back by the window.
+            if from.copy_to(pipe).is_err() {
+                from.shutdown_read();
+            }
+        }
+        CommandInput::Pty(mut pty) => copy_chunks(&mut from, &mut pty),
+    }
 }
 
 /// Copies until `from` ends or either side fails, a chunk at a time.

@@ -62,6 +62,42 @@ pub struct Reader {
     timeout: Option<Duration>,
 }
 
+impl Reader {
+    /// Copies the data the peer sends into `sink` (a pipe to a command, a socket, a file)
+    /// until the peer's EOF or close; returns the bytes copied. `sink` is put in non-blocking
+    /// mode (shared by its duplicates) and closed on return, so a pipe's reader sees EOF.
+    ///
+    /// Faster than a loop of `read` and `write`: while the sink takes data at once, the
+    /// connection's reader thread writes each chunk there as it arrives, without waking
+    /// this thread, and without copying it into a buffer first. This thread writes only what
+    /// the sink could not take, once it can. The peer's window follows what the sink took,
+    /// so a slow sink holds back this channel only.
+    ///
+    /// Each wait (for data, or for the sink to take it) lasts at most the channel's timeout.
+    /// A failed write returns its error, and what was not written stays buffered for `read`.
+    /// While this runs, reads of the channel's standard output fail with `InvalidInput`.
+    ///
+    /// ```no_run
+    /// # fn serve(channel: &ssh_blocking::Channel) -> std::io::Result<()> {
+    /// let mut child = std::process::Command::new("cat").stdin(std::process::Stdio::piped()).spawn()?;
+    /// let stdin = child.stdin.take().expect("piped");
+    /// let copied = channel.reader().copy_to(stdin)?;
+    /// println!("{copied} bytes to cat");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(unix)]
+    pub fn copy_to(&mut self, sink: impl Into<std::os::fd::OwnedFd>) -> io::Result<u64> {
+        let file = std::fs::File::from(sink.into());
+        self.link.copy_to(self.id, file, self.timeout).map_err(|e| io_error(e, self.timeout))
+    }
+
+    /// No more data is wanted, as [`Channel::shutdown_read`]: what is buffered is dropped
+    /// and what arrives is discarded (after a sink failed, say).
+    pub fn shutdown_read(&self) {
+        self.link.configure(self.id, StreamSetting::ShutdownRead);
+    }
+}
+
 impl Read for Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.link

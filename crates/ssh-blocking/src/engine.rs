@@ -30,6 +30,9 @@ use crate::Error;
 use crate::channel::Channel;
 use crate::stream::Stream;
 
+#[cfg(unix)]
+mod sink;
+
 /// A connection the engine can drive: either role, movable to its threads.
 pub(crate) trait Core: Driven + Send + 'static {}
 
@@ -45,6 +48,10 @@ pub(crate) type ChannelState = ChannelBuffers<Waiters>;
 pub(crate) struct Waiters {
     news: Waiter,
     room: Waiter,
+    /// Where standard output goes while a copier runs (see `sink`); its copier has a
+    /// condition variable of its own, woken only for what the reader thread left to it.
+    #[cfg(unix)]
+    sink: Option<sink::Sink>,
 }
 
 impl Waiters {
@@ -54,6 +61,10 @@ impl Waiters {
         if change == Change::Gone {
             self.news.cv.notify_all();
             self.room.cv.notify_all();
+            #[cfg(unix)]
+            if let Some(sink) = &self.sink {
+                sink.waiter.cv.notify_all();
+            }
             return;
         }
         let was = self.news.dirty || self.room.dirty;
@@ -113,6 +124,9 @@ pub(crate) enum Wake {
     News(ChannelId),
     /// Room to send on a channel: window, output buffer.
     Room(ChannelId),
+    /// Work for the copier of a channel's standard output.
+    #[cfg(unix)]
+    Sink(ChannelId),
 }
 
 impl<C: Core> State<C> {
@@ -133,6 +147,8 @@ impl<C: Core> State<C> {
             }
             Wake::News(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.news),
             Wake::Room(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.room),
+            #[cfg(unix)]
+            Wake::Sink(id) => self.sink_waiter(id),
             Wake::Any => None,
         };
         match w {
@@ -161,10 +177,17 @@ impl<C: Core> State<C> {
             }
             Wake::News(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.news),
             Wake::Room(id) => self.mux.channels.get_mut(&id).map(|ch| &mut ch.waiters.room),
+            #[cfg(unix)]
+            Wake::Sink(id) => self.sink_waiter(id),
         };
         if let Some(w) = w {
             w.waiting = w.waiting.saturating_sub(1);
         }
+    }
+
+    #[cfg(unix)]
+    fn sink_waiter(&mut self, id: ChannelId) -> Option<&mut Waiter> {
+        self.mux.channels.get_mut(&id).and_then(|ch| ch.waiters.sink.as_mut()).map(|s| &mut s.waiter)
     }
 
     /// Wakes the writers of every channel with one waiting: output room was freed.
@@ -336,12 +359,21 @@ impl<C: Core> Shared<C> {
         }
         // Drained, not taken: the list keeps its allocation from packet to packet.
         let State { dirty, mux, .. } = st;
+        #[cfg(unix)]
+        let ended = mux.ended.is_some();
         for id in dirty.drain(..) {
             let Some(ch) = mux.channels.get_mut(&id) else { continue };
             for w in [&mut ch.waiters.news, &mut ch.waiters.room] {
                 if std::mem::take(&mut w.dirty) && w.waiting > 0 {
                     w.cv.notify_all();
                 }
+            }
+            #[cfg(unix)]
+            if let Some(sink) = &ch.waiters.sink
+                && sink.waiter.waiting > 0
+                && sink.copier_has_work(ch, ended)
+            {
+                sink.waiter.cv.notify_all();
             }
         }
     }
@@ -397,6 +429,8 @@ impl<C: Core> Shared<C> {
 
     fn read_loop(&self, mut reader: Box<dyn Read + Send>) {
         let mut buf = vec![0u8; 64 * 1024];
+        #[cfg(unix)]
+        let mut claims = sink::Claims::default();
         loop {
             let r = reader.read(&mut buf);
             let input = match &r {
@@ -407,6 +441,14 @@ impl<C: Core> Shared<C> {
             };
             let mut g = self.lock();
             let open = g.st.feed(input);
+            // What just arrived for a channel copied into a sink goes there from this
+            // thread, outside the lock, without waking the copier.
+            #[cfg(unix)]
+            {
+                g.st.claim_sinks(&mut claims);
+                drop(g);
+                self.write_claims(&mut claims);
+            }
             if !open {
                 return;
             }
@@ -615,6 +657,10 @@ pub(crate) trait Link: Send + Sync {
     fn close(&self, id: ChannelId);
     fn exit_status(&self, id: ChannelId, deadline: Option<Instant>) -> Result<Option<ExitStatus>, Error>;
     fn buffered(&self, id: ChannelId, stream: ChannelStream) -> usize;
+    /// Copies standard output into `sink` until EOF (see `sink`); each wait lasts at most
+    /// `timeout`.
+    #[cfg(unix)]
+    fn copy_to(&self, id: ChannelId, sink: std::fs::File, timeout: Option<Duration>) -> Result<u64, Error>;
     fn configure(&self, id: ChannelId, setting: StreamSetting);
     /// Waits until one of `ids` has something to read (data on either stream, EOF or
     /// close); returns the positions in `ids` of those that do.
@@ -634,6 +680,11 @@ impl<C: Core> Link for Shared<C> {
         }
         self.wait_for(Wake::News(id), deadline, "channel data", |st| {
             let State { conn, mux, .. } = st;
+            #[cfg(unix)]
+            if stream == ChannelStream::Stdout && mux.channels.get(&id).is_some_and(|ch| ch.waiters.sink.is_some()) {
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "the channel is being copied to a sink");
+                return Some(Err(Error::Io(e)));
+            }
             mux.read(conn, id, stream, buf).map(Ok)
         })
     }
@@ -734,6 +785,11 @@ impl<C: Core> Link for Shared<C> {
                 .collect();
             (!ready.is_empty()).then_some(Ok(ready))
         })
+    }
+
+    #[cfg(unix)]
+    fn copy_to(&self, id: ChannelId, sink: std::fs::File, timeout: Option<Duration>) -> Result<u64, Error> {
+        self.copy_stdout_to(id, sink, timeout)
     }
 
     fn buffered(&self, id: ChannelId, stream: ChannelStream) -> usize {

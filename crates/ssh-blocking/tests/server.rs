@@ -141,6 +141,9 @@ impl ServerHandler for Handler {
             }
             _ => {}
         }
+        if let Some(mode) = command.strip_prefix(b"sink") {
+            return sink_input(session, mode);
+        }
         if command == b"echo-to-stderr" {
             // Client input back on stderr from a thread of its own (Reader, Stderr as a
             // writer) while this thread writes 4 MiB of stdout.
@@ -177,6 +180,58 @@ impl ServerHandler for Handler {
             }
         }
     }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `sink`, `sink-slow`, `sink-closed`, `sink-timeout`: the client's input goes through
+/// `Reader::copy_to` into a pipe (read fast, read slowly, closed, or never sent); the reply
+/// says what came out at the pipe's other end, or the error.
+fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
+    use sha2::Digest;
+    let (mut pipe_out, pipe_in) = std::io::pipe().unwrap();
+    if mode == b"-timeout" {
+        session.channel.set_timeout(Some(Duration::from_millis(300)));
+    }
+    let slow = mode == b"-slow";
+    let drain = (mode != b"-closed").then(|| {
+        std::thread::spawn(move || {
+            let (mut hash, mut seen, mut buf) = (sha2::Sha256::new(), 0usize, vec![0u8; 64 * 1024]);
+            while let Ok(n) = pipe_out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                hash.update(&buf[..n]);
+                seen += n;
+                if slow {
+                    // The pipe fills meanwhile: the rest waits for the copier.
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            (seen, hash.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
+        })
+    });
+    let mut reader = session.channel.reader();
+    // Returns once the client's EOF is in and written, closing the pipe.
+    let line = match reader.copy_to(pipe_in) {
+        Ok(copied) => {
+            let (seen, sum) = drain.map(|d| d.join().unwrap()).unwrap_or_default();
+            format!("copied {copied} seen {seen} sha256 {sum}\n")
+        }
+        Err(e) => {
+            // What the pipe did not take is still there to read; the rest is not wanted.
+            let mut left = [0u8; 1];
+            let readable = session.channel.read(&mut left).map(|n| n > 0).unwrap_or(false);
+            reader.shutdown_read();
+            format!("error {:?} then readable {readable}\n", e.kind())
+        }
+    };
+    session.channel.set_timeout(None);
+    let _ = session.channel.write_all(line.as_bytes());
+    ExitStatus::Code(0)
 }
 
 fn start() -> (std::net::SocketAddr, Arc<KeyPair>, ssh_blocking::StopHandle) {
@@ -791,4 +846,40 @@ fn stop_and_disconnect_all() {
     o.policy = UnknownHostPolicy::AutoAdd;
     o.timeouts.handshake = Some(Duration::from_secs(3));
     assert!(Client::connect(&o).is_err());
+}
+
+/// `Reader::copy_to`: input through a pipe read fast and slowly arrives whole, in order,
+/// and ends with EOF; a closed pipe and a silent client are errors, and what the pipe did
+/// not take stays readable.
+#[test]
+fn client_input_copied_into_a_sink() {
+    let (addr, user, stop) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = our_client(addr, user, dir.path());
+    let send = |command: &str, data: Vec<u8>| {
+        let mut run = c.exec_command(command).unwrap();
+        let mut stdin = run.stdin;
+        let w = std::thread::spawn(move || {
+            stdin.write_all(&data)?;
+            stdin.send_eof().map_err(std::io::Error::from)
+        });
+        let out = String::from_utf8(run.stdout.read_all().unwrap()).unwrap();
+        (out, w.join().unwrap())
+    };
+    for (command, size) in [("sink", 48 << 20), ("sink-slow", 6 << 20)] {
+        let data = pattern(size, 5);
+        let expect = format!("copied {size} seen {size} sha256 {}\n", sha256_hex(&data));
+        let (out, sent) = send(command, data);
+        assert_eq!(out, expect, "{command}");
+        sent.unwrap();
+    }
+    // The server drops what the closed pipe did not take, then ends the channel, perhaps
+    // before all of it was sent.
+    let (out, _) = send("sink-closed", pattern(4 << 20, 6));
+    assert_eq!(out, "error BrokenPipe then readable true\n");
+    let mut run = c.exec_command("sink-timeout").unwrap();
+    assert_eq!(run.stdout.read_all().unwrap(), b"error TimedOut then readable false\n");
+    drop(run.stdin);
+    c.close();
+    stop.stop();
 }

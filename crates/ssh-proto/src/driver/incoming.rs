@@ -94,20 +94,53 @@ impl Incoming {
     /// Copies up to `out.len()` bytes out; returns how many, and how many to credit.
     pub fn take(&mut self, out: &mut [u8]) -> (usize, usize) {
         let mut n = 0;
-        while n < out.len() {
-            let Some(front) = self.chunks.front_mut() else { break };
-            let k = front.len().min(out.len() - n);
-            if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), front.get(..k)) {
+        for chunk in &self.chunks {
+            let k = chunk.len().min(out.len() - n);
+            if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), chunk.get(..k)) {
                 dst.copy_from_slice(src);
             }
+            n += k;
+            if n == out.len() {
+                break;
+            }
+        }
+        (n, self.consume(n))
+    }
+
+    /// The buffered bytes as received, oldest first: a driver writes them out from here
+    /// without copying them, then [`Incoming::consume`]s what was written.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use ssh_proto::driver::Incoming;
+    ///
+    /// let mut s = Incoming::new(0);
+    /// s.push(Bytes::from_static(b"ab"));
+    /// s.push(Bytes::from_static(b"cde"));
+    /// let written: usize = s.chunks().take(1).map(|c| c.len()).sum();
+    /// assert_eq!(s.consume(written + 1), 3); // "ab" and "c" are gone and credited
+    /// assert_eq!(s.chunks().next().map(|c| &c[..]), Some(&b"de"[..]));
+    /// ```
+    pub fn chunks(&self) -> impl Iterator<Item = &Bytes> {
+        self.chunks.iter()
+    }
+
+    /// Drops the first `n` buffered bytes (all of them, if fewer are buffered) as read;
+    /// returns how many bytes to credit now.
+    pub fn consume(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        let mut left = n;
+        while left > 0 {
+            let Some(front) = self.chunks.front_mut() else { break };
+            let k = front.len().min(left);
             bytes::Buf::advance(front, k);
             if front.is_empty() {
                 self.chunks.pop_front();
             }
-            n += k;
+            left -= k;
         }
         self.len -= n;
-        (n, self.settle())
+        self.settle()
     }
 }
 
@@ -166,6 +199,8 @@ mod tests {
     enum Op {
         Push(usize),
         Take(usize),
+        /// Writes out up to this many bytes from `chunks`, then consumes them.
+        Write(usize),
         ReadAhead(usize),
     }
 
@@ -173,6 +208,7 @@ mod tests {
         prop_oneof![
             (0usize..5000).prop_map(Op::Push),
             (0usize..5000).prop_map(Op::Take),
+            (0usize..5000).prop_map(Op::Write),
             (0usize..8000).prop_map(Op::ReadAhead),
         ]
     }
@@ -204,6 +240,15 @@ mod tests {
                         }
                         read += got;
                         credited += c;
+                    }
+                    Op::Write(n) => {
+                        let written: Vec<u8> = s.chunks().flat_map(|c| c.iter().copied()).take(n).collect();
+                        for &b in &written {
+                            expect = expect.wrapping_add(1);
+                            prop_assert_eq!(b, expect);
+                        }
+                        read += written.len();
+                        credited += s.consume(written.len());
                     }
                     Op::ReadAhead(n) => {
                         limit = n;

@@ -1,0 +1,257 @@
+//! Copying a channel's incoming data into a file descriptor (a command's stdin pipe, a
+//! socket) without a thread hand-off per chunk.
+//!
+//! The thread that calls [`Shared::copy_stdout_to`] (the *copier*) would otherwise read each
+//! chunk after the reader thread woke it, and write it on: two thread switches per chunk,
+//! which cost more than the copy itself on a fast stream. Instead, the reader thread writes
+//! what it has just received straight into the sink, without blocking (the sink is in
+//! non-blocking mode), and only what the sink does not take at once is left for the copier,
+//! which waits until the sink is writable. Data is written in order because only one of them
+//! writes at a time (`Writer`), and the credit for the peer's window follows what was
+//! written, so a slow sink holds back its own channel exactly as a slow reader does.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ssh_proto::connection::ChannelId;
+use ssh_proto::driver::{Change, ChannelBuffers};
+
+use super::{Core, Shared, State, Waiter, Waiters, Wake};
+use crate::Error;
+
+/// Chunks written in one system call at most (a pipe holds 64 KiB by default: two full
+/// packets).
+const MAX_SLICES: usize = 16;
+
+/// Who writes into the sink now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Nobody,
+    /// The reader thread, with what it just received.
+    ReaderThread,
+    /// The copier, waiting for the sink to take more.
+    Copier,
+}
+
+/// The sink of a channel's standard output while a copier runs.
+pub(super) struct Sink {
+    file: Arc<File>,
+    writer: Writer,
+    /// Wakes the copier: the sink is free and there is something to write or to finish.
+    pub(super) waiter: Waiter,
+    /// A write failed (not for want of room): the copier returns the error.
+    failed: Option<io::Error>,
+    /// Bytes written so far.
+    written: u64,
+}
+
+impl Sink {
+    /// Whether the copier has something to do: data nobody is writing, the channel's end,
+    /// a failed write, or the connection's end.
+    pub(super) fn copier_has_work(&self, ch: &ChannelBuffers<Waiters>, ended: bool) -> bool {
+        self.writer == Writer::Nobody
+            && (!ch.stdout.is_empty() || ch.eof || ch.closed || self.failed.is_some() || ended)
+    }
+}
+
+/// What the reader thread took to write: the chunks of every claimed channel in one list
+/// (kept from one read to the next, so claiming allocates nothing), and per channel its
+/// sink, where its chunks end, and how the write went.
+#[derive(Default)]
+pub(super) struct Claims {
+    chunks: Vec<Bytes>,
+    claimed: Vec<Claim>,
+}
+
+struct Claim {
+    id: ChannelId,
+    file: Arc<File>,
+    end: usize,
+    result: io::Result<usize>,
+}
+
+/// What the copier does next.
+enum Step {
+    /// Write the chunks it took into the sink.
+    Write(Arc<File>),
+    /// The channel's data has ended and all of it was written; the total.
+    Done(u64),
+}
+
+impl<C: Core> State<C> {
+    /// After a read: claims for the reader thread the sinks of the channels that just got
+    /// data and that nobody is writing into, taking their chunks (at most `MAX_SLICES`
+    /// each). The copier is not woken for what is claimed.
+    pub(super) fn claim_sinks(&mut self, claims: &mut Claims) {
+        let State { mux, dirty, .. } = self;
+        for id in dirty.iter() {
+            let Some(ch) = mux.channels.get_mut(id) else { continue };
+            let Some(sink) = ch.waiters.sink.as_mut() else { continue };
+            if sink.writer != Writer::Nobody || sink.failed.is_some() || ch.stdout.is_empty() {
+                continue;
+            }
+            sink.writer = Writer::ReaderThread;
+            claims.chunks.extend(ch.stdout.chunks().take(MAX_SLICES).cloned());
+            claims.claimed.push(Claim {
+                id: *id,
+                file: Arc::clone(&sink.file),
+                end: claims.chunks.len(),
+                result: Ok(0),
+            });
+        }
+    }
+
+    /// Records how a write into the sink of channel `id` went: what was written is consumed
+    /// (and credited to the peer), and the sink is free again. Wakes the copier when
+    /// something is left for it.
+    fn commit_sink(&mut self, id: ChannelId, result: io::Result<usize>) {
+        let ended = self.mux.ended.is_some();
+        let Some(ch) = self.mux.channels.get_mut(&id) else { return };
+        let Some(sink) = ch.waiters.sink.as_mut() else { return };
+        sink.writer = Writer::Nobody;
+        let credit = match result {
+            Ok(n) => {
+                sink.written += n as u64;
+                ch.stdout.consume(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => {
+                sink.failed = Some(e);
+                0
+            }
+        };
+        let wake = ch.waiters.sink.as_ref().is_some_and(|s| s.copier_has_work(ch, ended));
+        self.credit(id, credit);
+        if wake {
+            self.mark(id, Change::News);
+        }
+    }
+
+    /// The copier's next step on channel `id`, `None` while it must wait.
+    fn copier_step(&mut self, id: ChannelId, chunks: &mut Vec<Bytes>) -> Option<Result<Step, Error>> {
+        let Some(ch) = self.mux.channels.get_mut(&id) else { return Some(Ok(Step::Done(0))) };
+        let sink = ch.waiters.sink.as_mut()?;
+        if sink.writer != Writer::Nobody {
+            return None;
+        }
+        if let Some(e) = sink.failed.take() {
+            return Some(Err(Error::Io(e)));
+        }
+        if !ch.stdout.is_empty() {
+            sink.writer = Writer::Copier;
+            chunks.extend(ch.stdout.chunks().take(MAX_SLICES).cloned());
+            return Some(Ok(Step::Write(Arc::clone(&sink.file))));
+        }
+        (ch.eof || ch.closed).then_some(Ok(Step::Done(sink.written)))
+    }
+}
+
+impl<C: Core> Shared<C> {
+    /// The reader thread's writes of what it claimed: one non-blocking write per sink, then
+    /// one lock to record them all.
+    pub(super) fn write_claims(&self, claims: &mut Claims) {
+        if claims.claimed.is_empty() {
+            return;
+        }
+        let mut start = 0;
+        for claim in &mut claims.claimed {
+            let chunks = claims.chunks.get(start..claim.end).unwrap_or_default();
+            claim.result = write_chunks(&claim.file, chunks);
+            start = claim.end;
+        }
+        claims.chunks.clear();
+        let mut g = self.lock();
+        for claim in claims.claimed.drain(..) {
+            g.st.commit_sink(claim.id, claim.result);
+        }
+    }
+
+    /// Copies channel `id`'s standard output into `file` until the peer's EOF (or close);
+    /// returns the bytes copied. Each wait for data, or for the sink to take it, lasts at
+    /// most `timeout`. `file` is closed on return.
+    pub(super) fn copy_stdout_to(&self, id: ChannelId, file: File, timeout: Option<Duration>) -> Result<u64, Error> {
+        // The reader thread must never block on the sink.
+        rustix::io::ioctl_fionbio(&file, true).map_err(io::Error::from)?;
+        let file = Arc::new(file);
+        {
+            let mut g = self.lock();
+            let Some(ch) = g.st.mux.channels.get_mut(&id) else { return Ok(0) };
+            if ch.waiters.sink.is_some() {
+                let e = io::Error::new(io::ErrorKind::InvalidInput, "the channel is already being copied");
+                return Err(Error::Io(e));
+            }
+            // Data received before the sink was there is the copier's: its first step.
+            ch.waiters.sink =
+                Some(Sink { file, writer: Writer::Nobody, waiter: Waiter::default(), failed: None, written: 0 });
+        }
+        let result = self.copy_loop(id, timeout);
+        let mut g = self.lock();
+        // The reader thread holds no copy of the file now: nobody is writing into the sink
+        // when the copier returns, so this closes it.
+        if let Some(ch) = g.st.mux.channels.get_mut(&id) {
+            ch.waiters.sink = None;
+        }
+        result
+    }
+
+    fn copy_loop(&self, id: ChannelId, timeout: Option<Duration>) -> Result<u64, Error> {
+        let mut chunks = Vec::with_capacity(MAX_SLICES);
+        let deadline = || timeout.map(|t| Instant::now() + t);
+        loop {
+            let step = self.wait_for(Wake::Sink(id), deadline(), "channel data", |st| st.copier_step(id, &mut chunks));
+            let file = match step? {
+                Step::Write(file) => file,
+                Step::Done(total) => return Ok(total),
+            };
+            let result = write_waiting(&file, &chunks, deadline());
+            chunks.clear();
+            let timed_out = matches!(&result, Err(e) if e.kind() == io::ErrorKind::TimedOut);
+            self.lock().st.commit_sink(id, result);
+            if timed_out {
+                return Err(Error::Timeout("the sink to take channel data"));
+            }
+        }
+    }
+}
+
+/// Writes `chunks` with one system call (as much as the sink takes).
+fn write_chunks(file: &File, chunks: &[Bytes]) -> io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+    for (slice, chunk) in slices.iter_mut().zip(chunks) {
+        *slice = IoSlice::new(chunk);
+    }
+    let slices = slices.get(..chunks.len().min(MAX_SLICES)).unwrap_or_default();
+    loop {
+        match (&*file).write_vectored(slices) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// Writes `chunks` once the sink takes some of them, waiting until `deadline` at most.
+fn write_waiting(file: &File, chunks: &[Bytes], deadline: Option<Instant>) -> io::Result<usize> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    loop {
+        match write_chunks(file, chunks) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => return r,
+        }
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(Timespec::try_from(left).map_err(io::Error::other)?),
+                _ => return Err(io::Error::from(io::ErrorKind::TimedOut)),
+            },
+            None => None,
+        };
+        let mut fds = [PollFd::new(file, PollFlags::OUT)];
+        match rustix::event::poll(&mut fds, left.as_ref()) {
+            // Ready, or an error or hang-up the next write reports; a timeout is found above.
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
