@@ -64,8 +64,10 @@ pub struct Reader {
 
 impl Reader {
     /// Copies the data the peer sends into `sink` (a pipe to a command, a socket, a file)
-    /// until the peer's EOF or close; returns the bytes copied. `sink` is put in non-blocking
-    /// mode (shared by its duplicates) and closed on return, so a pipe's reader sees EOF.
+    /// until the peer's EOF or close; returns the bytes copied. `sink` is closed on return,
+    /// so a pipe's reader sees EOF. A socket keeps its mode (each send is non-blocking on its
+    /// own), so a duplicate of it may go on reading in another thread; anything else is put
+    /// in non-blocking mode, which its duplicates share.
     ///
     /// Faster than a loop of `read` and `write`: while the sink takes data at once, the
     /// connection's reader thread writes each chunk there as it arrives, without waking

@@ -19,6 +19,12 @@ pub trait Duplex: Read + Write + Send + Sized + 'static {
     fn try_clone(&self) -> io::Result<Self>;
     /// Ends our sending half, keeping the receiving one (half-close).
     fn shutdown_write(&self) -> io::Result<()>;
+    /// A descriptor of the stream that channel data can be written into directly (see
+    /// [`crate::Reader::copy_to`]); `None` copies through a buffer.
+    #[cfg(unix)]
+    fn sink(&self) -> Option<io::Result<std::os::fd::OwnedFd>> {
+        None
+    }
 }
 
 impl Duplex for TcpStream {
@@ -30,6 +36,10 @@ impl Duplex for TcpStream {
     fn shutdown_write(&self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
+    #[cfg(unix)]
+    fn sink(&self) -> Option<io::Result<std::os::fd::OwnedFd>> {
+        Some(TcpStream::try_clone(self).map(Into::into))
+    }
 }
 
 impl Duplex for UnixStream {
@@ -38,6 +48,10 @@ impl Duplex for UnixStream {
     }
     fn shutdown_write(&self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+    #[cfg(unix)]
+    fn sink(&self) -> Option<io::Result<std::os::fd::OwnedFd>> {
+        Some(UnixStream::try_clone(self).map(Into::into))
     }
 }
 
@@ -59,7 +73,12 @@ pub fn pump(mut channel: Channel, stream: impl Duplex) -> io::Result<()> {
     down.and(up.map(|_| ()))
 }
 
-fn copy_out(channel: &mut Channel, out: &mut impl Write) -> io::Result<()> {
+fn copy_out(channel: &mut Channel, out: &mut impl Duplex) -> io::Result<()> {
+    // The connection's reader thread writes into the stream itself while it keeps up.
+    #[cfg(unix)]
+    if let Some(sink) = out.sink() {
+        return channel.reader().copy_to(sink?).map(|_| ());
+    }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = channel.read(&mut buf)?;

@@ -214,6 +214,9 @@ fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
             (seen, hash.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
         })
     });
+    if mode == b"-socket" {
+        return sink_socket(session);
+    }
     let mut reader = session.channel.reader();
     // Returns once the client's EOF is in and written, closing the pipe.
     let line = match reader.copy_to(pipe_in) {
@@ -230,6 +233,36 @@ fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
         }
     };
     session.channel.set_timeout(None);
+    let _ = session.channel.write_all(line.as_bytes());
+    ExitStatus::Code(0)
+}
+
+/// `sink-socket`: the client's input into one end of a socket pair while another thread
+/// waits in a blocking read on a duplicate of that end, as a forwarded connection's other
+/// direction does: the copy must leave the socket blocking.
+fn sink_socket(session: &mut ServerSession) -> ExitStatus {
+    use std::os::unix::net::UnixStream;
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let (mut waiting, closer) = (ours.try_clone().unwrap(), ours.try_clone().unwrap());
+    let blocked = std::thread::spawn(move || waiting.read(&mut [0u8; 1]).map_err(|e| e.kind()));
+    let drain = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = theirs.read_to_end(&mut got);
+        // Wakes the blocked reader: it must still be waiting.
+        let _ = theirs.write_all(b"x");
+        got
+    });
+    let copied = session.channel.reader().copy_to(ours);
+    let nonblocking = rustix::fs::fcntl_getfl(&closer).unwrap().contains(rustix::fs::OFlags::NONBLOCK);
+    let _ = closer.shutdown(std::net::Shutdown::Write);
+    let got = drain.join().unwrap();
+    let line = format!(
+        "copied {:?} seen {} sha256 {} nonblocking {nonblocking} blocked read {:?}\n",
+        copied.map_err(|e| e.kind()),
+        got.len(),
+        sha256_hex(&got),
+        blocked.join().unwrap()
+    );
     let _ = session.channel.write_all(line.as_bytes());
     ExitStatus::Code(0)
 }
@@ -848,8 +881,8 @@ fn stop_and_disconnect_all() {
     assert!(Client::connect(&o).is_err());
 }
 
-/// `Reader::copy_to`: input through a pipe read fast and slowly arrives whole, in order,
-/// and ends with EOF; a closed pipe and a silent client are errors, and what the pipe did
+/// `Reader::copy_to`: input through a pipe read fast and slowly, and through a socket
+/// another thread reads too, arrives whole, in order, and ends with EOF; a closed pipe and a silent client are errors, and what the pipe did
 /// not take stays readable.
 #[test]
 fn client_input_copied_into_a_sink() {
@@ -873,6 +906,16 @@ fn client_input_copied_into_a_sink() {
         assert_eq!(out, expect, "{command}");
         sent.unwrap();
     }
+    let data = pattern(8 << 20, 7);
+    let expect = format!(
+        "copied Ok({}) seen {} sha256 {} nonblocking false blocked read Ok(1)\n",
+        data.len(),
+        data.len(),
+        sha256_hex(&data)
+    );
+    let (out, sent) = send("sink-socket", data);
+    assert_eq!(out, expect);
+    sent.unwrap();
     // The server drops what the closed pipe did not take, then ends the channel, perhaps
     // before all of it was sent.
     let (out, _) = send("sink-closed", pattern(4 << 20, 6));

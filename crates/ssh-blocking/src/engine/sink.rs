@@ -26,6 +26,17 @@ use crate::Error;
 /// packets).
 const MAX_SLICES: usize = 16;
 
+/// How writes into the sink avoid blocking.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// A socket: each send says `MSG_DONTWAIT`, and the descriptor keeps its mode, so a
+    /// duplicate of it may go on with blocking reads in another thread (a forwarded
+    /// connection's other direction).
+    Socket,
+    /// Anything else (a pipe): the descriptor is in non-blocking mode.
+    NonBlocking,
+}
+
 /// Who writes into the sink now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Writer {
@@ -39,6 +50,7 @@ enum Writer {
 /// The sink of a channel's standard output while a copier runs.
 pub(super) struct Sink {
     file: Arc<File>,
+    mode: Mode,
     writer: Writer,
     /// Wakes the copier: the sink is free and there is something to write or to finish.
     pub(super) waiter: Waiter,
@@ -69,6 +81,7 @@ pub(super) struct Claims {
 struct Claim {
     id: ChannelId,
     file: Arc<File>,
+    mode: Mode,
     end: usize,
     result: io::Result<usize>,
 }
@@ -76,7 +89,7 @@ struct Claim {
 /// What the copier does next.
 enum Step {
     /// Write the chunks it took into the sink.
-    Write(Arc<File>),
+    Write(Arc<File>, Mode),
     /// The channel's data has ended and all of it was written; the total.
     Done(u64),
 }
@@ -98,6 +111,7 @@ impl<C: Core> State<C> {
             claims.claimed.push(Claim {
                 id: *id,
                 file: Arc::clone(&sink.file),
+                mode: sink.mode,
                 end: claims.chunks.len(),
                 result: Ok(0),
             });
@@ -143,7 +157,7 @@ impl<C: Core> State<C> {
         if !ch.stdout.is_empty() {
             sink.writer = Writer::Copier;
             chunks.extend(ch.stdout.chunks().take(MAX_SLICES).cloned());
-            return Some(Ok(Step::Write(Arc::clone(&sink.file))));
+            return Some(Ok(Step::Write(Arc::clone(&sink.file), sink.mode)));
         }
         (ch.eof || ch.closed).then_some(Ok(Step::Done(sink.written)))
     }
@@ -159,7 +173,7 @@ impl<C: Core> Shared<C> {
         let mut start = 0;
         for claim in &mut claims.claimed {
             let chunks = claims.chunks.get(start..claim.end).unwrap_or_default();
-            claim.result = write_chunks(&claim.file, chunks);
+            claim.result = write_chunks(&claim.file, claim.mode, chunks);
             start = claim.end;
         }
         claims.chunks.clear();
@@ -174,7 +188,12 @@ impl<C: Core> Shared<C> {
     /// most `timeout`. `file` is closed on return.
     pub(super) fn copy_stdout_to(&self, id: ChannelId, file: File, timeout: Option<Duration>) -> Result<u64, Error> {
         // The reader thread must never block on the sink.
-        rustix::io::ioctl_fionbio(&file, true).map_err(io::Error::from)?;
+        let mode = if rustix::net::sockopt::socket_type(&file).is_ok() {
+            Mode::Socket
+        } else {
+            rustix::io::ioctl_fionbio(&file, true).map_err(io::Error::from)?;
+            Mode::NonBlocking
+        };
         let file = Arc::new(file);
         {
             let mut g = self.lock();
@@ -185,7 +204,7 @@ impl<C: Core> Shared<C> {
             }
             // Data received before the sink was there is the copier's: its first step.
             ch.waiters.sink =
-                Some(Sink { file, writer: Writer::Nobody, waiter: Waiter::default(), failed: None, written: 0 });
+                Some(Sink { file, mode, writer: Writer::Nobody, waiter: Waiter::default(), failed: None, written: 0 });
         }
         let result = self.copy_loop(id, timeout);
         let mut g = self.lock();
@@ -202,11 +221,11 @@ impl<C: Core> Shared<C> {
         let deadline = || timeout.map(|t| Instant::now() + t);
         loop {
             let step = self.wait_for(Wake::Sink(id), deadline(), "channel data", |st| st.copier_step(id, &mut chunks));
-            let file = match step? {
-                Step::Write(file) => file,
+            let (file, mode) = match step? {
+                Step::Write(file, mode) => (file, mode),
                 Step::Done(total) => return Ok(total),
             };
-            let result = write_waiting(&file, &chunks, deadline());
+            let result = write_waiting(&file, mode, &chunks, deadline());
             chunks.clear();
             let timed_out = matches!(&result, Err(e) if e.kind() == io::ErrorKind::TimedOut);
             self.lock().st.commit_sink(id, result);
@@ -217,15 +236,28 @@ impl<C: Core> Shared<C> {
     }
 }
 
-/// Writes `chunks` with one system call (as much as the sink takes).
-fn write_chunks(file: &File, chunks: &[Bytes]) -> io::Result<usize> {
+/// Writes `chunks` with one system call (as much as the sink takes), without blocking.
+fn write_chunks(file: &File, mode: Mode, chunks: &[Bytes]) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendFlags};
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     for (slice, chunk) in slices.iter_mut().zip(chunks) {
         *slice = IoSlice::new(chunk);
     }
     let slices = slices.get(..chunks.len().min(MAX_SLICES)).unwrap_or_default();
     loop {
-        match (&*file).write_vectored(slices) {
+        let written = match mode {
+            // No SIGPIPE either: a peer that closed is an error to return, as for a pipe
+            // (whose SIGPIPE Rust programs ignore).
+            Mode::Socket => rustix::net::sendmsg(
+                file,
+                slices,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+            )
+            .map_err(io::Error::from),
+            Mode::NonBlocking => (&*file).write_vectored(slices),
+        };
+        match written {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             r => return r,
         }
@@ -233,10 +265,10 @@ fn write_chunks(file: &File, chunks: &[Bytes]) -> io::Result<usize> {
 }
 
 /// Writes `chunks` once the sink takes some of them, waiting until `deadline` at most.
-fn write_waiting(file: &File, chunks: &[Bytes], deadline: Option<Instant>) -> io::Result<usize> {
+fn write_waiting(file: &File, mode: Mode, chunks: &[Bytes], deadline: Option<Instant>) -> io::Result<usize> {
     use rustix::event::{PollFd, PollFlags, Timespec};
     loop {
-        match write_chunks(file, chunks) {
+        match write_chunks(file, mode, chunks) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             r => return r,
         }
