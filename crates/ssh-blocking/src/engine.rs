@@ -50,8 +50,9 @@ pub(crate) struct Waiters {
     room: Waiter,
     /// Where standard output goes while a copier runs (see `sink`); its copier has a
     /// condition variable of its own, woken only for what the reader thread left to it.
+    /// Boxed: most channels never have one, and idle connections are counted in bytes.
     #[cfg(unix)]
-    sink: Option<sink::Sink>,
+    sink: Option<Box<sink::Sink>>,
 }
 
 impl Waiters {

@@ -203,8 +203,14 @@ impl<C: Core> Shared<C> {
                 return Err(Error::Io(e));
             }
             // Data received before the sink was there is the copier's: its first step.
-            ch.waiters.sink =
-                Some(Sink { file, mode, writer: Writer::Nobody, waiter: Waiter::default(), failed: None, written: 0 });
+            ch.waiters.sink = Some(Box::new(Sink {
+                file,
+                mode,
+                writer: Writer::Nobody,
+                waiter: Waiter::default(),
+                failed: None,
+                written: 0,
+            }));
         }
         let result = self.copy_loop(id, timeout);
         let mut g = self.lock();
