@@ -103,6 +103,9 @@ pub(crate) struct State<C> {
     /// system call even with no one waiting, so a busy writer is not notified at all: it
     /// looks for output again before it sleeps.
     writer_asleep: bool,
+    /// The pen holds output a channel writer could not send without blocking: the writer
+    /// thread sends it.
+    leftover: bool,
     /// Channels with news or room for their waiters since they were last woken.
     dirty: Vec<ChannelId>,
 }
@@ -252,6 +255,9 @@ pub(crate) struct Shared<C> {
 struct Pen {
     writer: Box<dyn Write + Send>,
     taken: Vec<Bytes>,
+    /// The socket under `writer`, if it is one, for sends without blocking.
+    #[cfg(unix)]
+    socket: Option<std::os::fd::OwnedFd>,
 }
 
 /// A locked view of the state that wakes the waiters when dropped, and the writer when it
@@ -267,7 +273,10 @@ impl<C: Core> State<C> {
     /// Whether the writer thread has work: output to send, a timer that moved, or a
     /// connection to end. Waking it only then spares a context switch per state change.
     fn writer_has_work(&self, timer_before: Option<Instant>) -> bool {
-        self.conn.pending_output() > 0 || self.conn.poll_timeout() != timer_before || self.conn.is_closed()
+        self.conn.pending_output() > 0
+            || self.leftover
+            || self.conn.poll_timeout() != timer_before
+            || self.conn.is_closed()
     }
 
     /// Wakes the writer thread if it sleeps and has work; once per sleep.
@@ -276,6 +285,42 @@ impl<C: Core> State<C> {
             self.writer_asleep = false;
             wake.notify_one();
         }
+    }
+}
+
+#[cfg(unix)]
+impl Pen {
+    /// Sends what was taken as far as the socket takes it without blocking; returns
+    /// whether some is left. A failed send leaves everything to the writer thread, whose
+    /// blocking write meets the same error and ends the connection.
+    fn send_available(&mut self) -> bool {
+        let Pen { taken, socket: Some(socket), .. } = self else { return !self.taken.is_empty() };
+        let mut sent = 0;
+        while sent < taken.len() {
+            let Ok(mut n) = sink::send_now(&*socket, taken.get(sent..).unwrap_or_default()) else { break };
+            while let Some(b) = taken.get_mut(sent)
+                && n > 0
+            {
+                let k = n.min(b.len());
+                bytes::Buf::advance(b, k);
+                n -= k;
+                if b.is_empty() {
+                    sent += 1;
+                }
+            }
+        }
+        taken.drain(..sent);
+        !taken.is_empty()
+    }
+}
+
+impl<C: Core> State<C> {
+    /// The pen holds output a channel writer left: the writer thread sends it.
+    #[cfg(unix)]
+    fn hand_over(&mut self, wake: &Condvar) {
+        self.leftover = true;
+        let timer = self.conn.poll_timeout();
+        self.wake_writer(wake, timer);
     }
 }
 
@@ -294,6 +339,24 @@ impl<C: Core> std::ops::DerefMut for Guard<'_, C> {
 
 impl<C: Core> Drop for Guard<'_, C> {
     fn drop(&mut self) {
+        // Output made under a guard is small (requests, window adjustments, replies): sent
+        // from here while the socket takes it at once, it spares the writer thread a
+        // wake-up. The reader thread's window adjustments for data it copied are the
+        // most frequent.
+        #[cfg(unix)]
+        if self.st.writer_asleep
+            && self.st.conn.pending_output() > 0
+            && self.st.conn.poll_timeout() == self.timer
+            && !self.st.conn.is_closed()
+            && let Ok(mut pen) = self.shared.pen.try_lock()
+            && pen.socket.is_some()
+        {
+            self.shared.take_output(&mut self.st, &mut pen);
+            if pen.send_available() {
+                self.st.hand_over(&self.shared.wake);
+            }
+            return;
+        }
         self.st.wake_writer(&self.shared.wake, self.timer);
         self.shared.notify_waiters(&mut self.st);
     }
@@ -308,6 +371,9 @@ impl<C: Core> Shared<C> {
     /// Like [`Shared::start`]; `front_end_answers` says a front-end answers the peer's
     /// channel opens, channel requests and global requests itself (servers).
     pub(crate) fn start_with(conn: C, stream: Stream, name: &str, front_end_answers: bool) -> Result<Arc<Self>, Error> {
+        #[cfg(unix)]
+        let Stream { reader, writer, shutdown, socket } = stream;
+        #[cfg(not(unix))]
         let Stream { reader, writer, shutdown } = stream;
         let shared = Arc::new(Self {
             state: Mutex::new(State {
@@ -316,12 +382,18 @@ impl<C: Core> Shared<C> {
                 any_waiting: 0,
                 events_waiting: 0,
                 writer_asleep: false,
+                leftover: false,
                 dirty: Vec::new(),
             }),
             changed: Condvar::new(),
             events: Condvar::new(),
             wake: Condvar::new(),
-            pen: Mutex::new(Pen { writer, taken: Vec::new() }),
+            pen: Mutex::new(Pen {
+                writer,
+                taken: Vec::new(),
+                #[cfg(unix)]
+                socket,
+            }),
             shutdown,
             threads: Mutex::new(Vec::new()),
         });
@@ -405,17 +477,7 @@ impl<C: Core> Shared<C> {
                 Some(d) => Some(d - now),
                 None => None,
             };
-            let (counted, channel_cv) = st.count_in(wake);
-            let cv: &Condvar = match (&channel_cv, counted) {
-                (Some(cv), _) => cv,
-                (None, Wake::Events) => &self.events,
-                (None, _) => &self.changed,
-            };
-            st = match wait {
-                Some(d) => cv.wait_timeout(st, d).unwrap_or_else(|p| p.into_inner()).0,
-                None => cv.wait(st).unwrap_or_else(|p| p.into_inner()),
-            };
-            st.count_out(counted);
+            st = self.sleep(st, wake, wait);
         };
         // What `ready` made (a window adjustment for data read, say) goes out from here
         // when it can, as a channel write's does.
@@ -426,6 +488,44 @@ impl<C: Core> Shared<C> {
             self.notify_waiters(&mut st);
         }
         result
+    }
+
+    /// Waits until `ready` returns `Some`, without a deadline and through the end of the
+    /// connection: for a wait known to be short (another thread's step that cannot block).
+    #[cfg(unix)]
+    fn wait_quietly<T>(&self, wake: Wake, mut ready: impl FnMut(&mut State<C>) -> Option<T>) -> T {
+        let mut st = self.raw_lock();
+        let timer = st.conn.poll_timeout();
+        let result = loop {
+            if let Some(r) = ready(&mut st) {
+                break r;
+            }
+            st = self.sleep(st, wake, None);
+        };
+        st.wake_writer(&self.wake, timer);
+        self.notify_waiters(&mut st);
+        result
+    }
+
+    /// One sleep of a wait for `wake`, `wait` long at most.
+    fn sleep<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State<C>>,
+        wake: Wake,
+        wait: Option<Duration>,
+    ) -> MutexGuard<'a, State<C>> {
+        let (counted, channel_cv) = st.count_in(wake);
+        let cv: &Condvar = match (&channel_cv, counted) {
+            (Some(cv), _) => cv,
+            (None, Wake::Events) => &self.events,
+            (None, _) => &self.changed,
+        };
+        st = match wait {
+            Some(d) => cv.wait_timeout(st, d).unwrap_or_else(|p| p.into_inner()).0,
+            None => cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+        };
+        st.count_out(counted);
+        st
     }
 
     fn read_loop(&self, mut reader: Box<dyn Read + Send>) {
@@ -473,7 +573,7 @@ impl<C: Core> Shared<C> {
 
     /// Writes what the pen took; a failure ends the connection.
     fn send_taken(&self, pen: &mut Pen) -> bool {
-        let Pen { writer, taken } = pen;
+        let Pen { writer, taken, .. } = pen;
         let mut failed = None;
         for b in taken.drain(..) {
             if let Err(e) = writer.write_all(&b) {
@@ -495,6 +595,22 @@ impl<C: Core> Shared<C> {
         false
     }
 
+    /// Sends what the pen took as far as the socket takes it without blocking, and leaves
+    /// the rest to the writer thread, so the caller goes back to making output (reading
+    /// the command's, say) while the writer waits for the socket. Without a socket, sends
+    /// all of it.
+    fn send_taken_or_hand_over(&self, mut pen: MutexGuard<'_, Pen>) {
+        #[cfg(unix)]
+        if pen.socket.is_some() {
+            if pen.send_available() {
+                let mut st = self.raw_lock();
+                st.hand_over(&self.wake);
+            }
+            return;
+        }
+        self.send_taken(&mut pen);
+    }
+
     /// After a core command by a caller without a deadline: if the writer thread is
     /// asleep, sends the output itself instead of waking it. A caller with a deadline
     /// leaves the socket to the writer thread, so that a peer that stops reading cannot
@@ -508,7 +624,7 @@ impl<C: Core> Shared<C> {
         {
             self.take_output(&mut st, &mut pen);
             drop(st);
-            self.send_taken(&mut pen);
+            self.send_taken_or_hand_over(pen);
             return;
         }
         st.wake_writer(&self.wake, timer);
@@ -525,7 +641,7 @@ impl<C: Core> Shared<C> {
                     st.dispatch();
                     self.notify_waiters(&mut st);
                 }
-                if st.conn.pending_output() > 0 || st.conn.is_closed() {
+                if st.conn.pending_output() > 0 || st.leftover || st.conn.is_closed() {
                     break;
                 }
                 let wait = st.conn.poll_timeout().map(|t| t.saturating_duration_since(now));
@@ -549,6 +665,7 @@ impl<C: Core> Shared<C> {
                 }
             };
             let closed = st.conn.is_closed();
+            st.leftover = false;
             self.take_output(&mut st, &mut pen);
             drop(st);
             if !self.send_taken(&mut pen) {

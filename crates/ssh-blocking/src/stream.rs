@@ -14,6 +14,10 @@ pub struct Stream {
     pub(crate) reader: Box<dyn Read + Send>,
     pub(crate) writer: Box<dyn Write + Send>,
     pub(crate) shutdown: Box<dyn Fn() + Send + Sync>,
+    /// The socket under `writer`, when it is one: a thread that made output sends it with
+    /// `MSG_DONTWAIT`, and leaves to the writer thread only what the socket did not take.
+    #[cfg(unix)]
+    pub(crate) socket: Option<std::os::fd::OwnedFd>,
 }
 
 impl Stream {
@@ -25,7 +29,20 @@ impl Stream {
         writer: impl Write + Send + 'static,
         shutdown: impl Fn() + Send + Sync + 'static,
     ) -> Self {
-        Self { reader: Box::new(reader), writer: Box::new(writer), shutdown: Box::new(shutdown) }
+        Self {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+            shutdown: Box::new(shutdown),
+            #[cfg(unix)]
+            socket: None,
+        }
+    }
+
+    /// Adds the socket under the writer (a duplicate of it), for sends that must not block.
+    #[cfg(unix)]
+    fn with_socket(mut self, socket: impl Into<std::os::fd::OwnedFd>) -> Self {
+        self.socket = Some(socket.into());
+        self
     }
 }
 
@@ -72,9 +89,14 @@ impl TryFrom<TcpStream> for Stream {
         s.set_nodelay(true)?;
         let reader = s.try_clone()?;
         let closer = s.try_clone()?;
-        Ok(Self::from_parts(reader, s, move || {
+        #[cfg(unix)]
+        let socket = s.try_clone()?;
+        let stream = Self::from_parts(reader, s, move || {
             let _ = closer.shutdown(Shutdown::Both);
-        }))
+        });
+        #[cfg(unix)]
+        let stream = stream.with_socket(socket);
+        Ok(stream)
     }
 }
 
@@ -85,8 +107,10 @@ impl TryFrom<std::os::unix::net::UnixStream> for Stream {
     fn try_from(s: std::os::unix::net::UnixStream) -> io::Result<Self> {
         let reader = s.try_clone()?;
         let closer = s.try_clone()?;
+        let socket = s.try_clone()?;
         Ok(Self::from_parts(reader, s, move || {
             let _ = closer.shutdown(Shutdown::Both);
-        }))
+        })
+        .with_socket(socket))
     }
 }

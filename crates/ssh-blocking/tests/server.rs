@@ -168,6 +168,12 @@ impl ServerHandler for Handler {
                 }
                 ExitStatus::Code(0)
             }
+            b"flood" => {
+                // More than the socket buffers hold while the client does not read: the
+                // sends that find the socket full leave the rest to the writer thread.
+                let ok = ch.write_all(&pattern(24 << 20, 11)).is_ok();
+                ExitStatus::Code(if ok { 0 } else { 1 })
+            }
             b"fail" => {
                 let _ = ch.write_all(b"some output\n");
                 let _ = ch.write_stderr(b"went wrong\n");
@@ -187,13 +193,18 @@ fn sha256_hex(data: &[u8]) -> String {
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `sink`, `sink-slow`, `sink-closed`, `sink-timeout`: the client's input goes through
-/// `Reader::copy_to` into a pipe (read fast, read slowly, closed, or never sent); the reply
-/// says what came out at the pipe's other end, or the error.
+/// `sink`, `sink-slow`, `sink-closed`, `sink-timeout`, `sink-paced`: the client's input
+/// goes through `Reader::copy_to` into a pipe (read fast, read slowly, closed, never sent,
+/// or sent slowly under a timeout shorter than the whole copy); the reply says what came
+/// out at the pipe's other end and whether the pipe is left non-blocking, or the error.
+/// `sink-file`: into a regular file.
 fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
     use sha2::Digest;
+    if mode == b"-file" {
+        return sink_file(session);
+    }
     let (mut pipe_out, pipe_in) = std::io::pipe().unwrap();
-    if mode == b"-timeout" {
+    if mode == b"-timeout" || mode == b"-paced" {
         session.channel.set_timeout(Some(Duration::from_millis(300)));
     }
     let slow = mode == b"-slow";
@@ -218,11 +229,15 @@ fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
         return sink_socket(session);
     }
     let mut reader = session.channel.reader();
-    // Returns once the client's EOF is in and written, closing the pipe.
-    let line = match reader.copy_to(pipe_in) {
+    // Returns once the client's EOF is in and written, closing the duplicate it got.
+    let kept = pipe_in.try_clone().unwrap();
+    let copied = reader.copy_to(pipe_in);
+    let nonblocking = rustix::fs::fcntl_getfl(&kept).unwrap().contains(rustix::fs::OFlags::NONBLOCK);
+    drop(kept);
+    let line = match copied {
         Ok(copied) => {
             let (seen, sum) = drain.map(|d| d.join().unwrap()).unwrap_or_default();
-            format!("copied {copied} seen {seen} sha256 {sum}\n")
+            format!("copied {copied} seen {seen} sha256 {sum} nonblocking {nonblocking}\n")
         }
         Err(e) => {
             // What the pipe did not take is still there to read; the rest is not wanted.
@@ -233,6 +248,19 @@ fn sink_input(session: &mut ServerSession, mode: &[u8]) -> ExitStatus {
         }
     };
     session.channel.set_timeout(None);
+    let _ = session.channel.write_all(line.as_bytes());
+    ExitStatus::Code(0)
+}
+
+/// `sink-file`: the client's input into a regular file (written by the copying thread
+/// alone), then read back.
+fn sink_file(session: &mut ServerSession) -> ExitStatus {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sink");
+    let file = std::fs::File::create(&path).unwrap();
+    let copied = session.channel.reader().copy_to(file);
+    let got = std::fs::read(&path).unwrap();
+    let line = format!("copied {:?} seen {} sha256 {}\n", copied.map_err(|e| e.kind()), got.len(), sha256_hex(&got));
     let _ = session.channel.write_all(line.as_bytes());
     ExitStatus::Code(0)
 }
@@ -881,6 +909,62 @@ fn stop_and_disconnect_all() {
     assert!(Client::connect(&o).is_err());
 }
 
+/// A client's socket that stops being read for a while, once asked to.
+struct Stalling {
+    inner: std::os::unix::net::UnixStream,
+    stall: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Read for Stalling {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stall.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Output that the server's socket does not take at once (the client stops reading while
+/// the window still allows megabytes; a socket pair buffers far less): the sends that find
+/// the socket full leave the rest to the writer thread while the handler goes on writing,
+/// and everything arrives whole and in order.
+#[test]
+fn output_the_socket_does_not_take_at_once_arrives_whole() {
+    use std::os::unix::net::UnixStream;
+    let mut rng = SeededRng::new(23);
+    let host = HostKey::generate_ed25519(&mut rng);
+    let user = Arc::new(KeyPair::generate_ed25519(&mut rng));
+    let (client_end, server_end) = UnixStream::pair().unwrap();
+    let config = Arc::new(server::Config::new(vec![host]));
+    let handler: Arc<dyn ssh_blocking::ServerHandler> = Arc::new(Handler { user_key: user.public_key().clone() });
+    let server = std::thread::spawn(move || {
+        ssh_blocking::serve_connection(ssh_blocking::Stream::try_from(server_end).unwrap(), config, handler)
+    });
+    let stall = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = Stalling { inner: client_end.try_clone().unwrap(), stall: Arc::clone(&stall) };
+    let closer = client_end.try_clone().unwrap();
+    let stream = ssh_blocking::Stream::from_parts(reader, client_end, move || {
+        let _ = closer.shutdown(std::net::Shutdown::Both);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = ConnectOptions::new("127.0.0.1", 22, "alice");
+    o.keys = vec![user];
+    o.known_hosts = Some(dir.path().join("known_hosts"));
+    o.policy = UnknownHostPolicy::AutoAdd;
+    let c = Client::connect_stream(stream, &o).unwrap();
+    for stalled in [true, false] {
+        let mut run = c.exec_command("flood").unwrap();
+        run.stdout.set_timeout(Some(Duration::from_secs(20)));
+        stall.store(stalled, std::sync::atomic::Ordering::SeqCst);
+        let got = run.stdout.read_all().unwrap();
+        assert_eq!(got.len(), 24 << 20);
+        assert!(got == pattern(24 << 20, 11), "stalled {stalled}: the data differs");
+        assert_eq!(run.stdout.recv_exit_status(Some(Duration::from_secs(10))).unwrap(), Some(ExitStatus::Code(0)));
+    }
+    c.close();
+    assert!(server.join().is_ok());
+}
+
 /// `Reader::copy_to`: input through a pipe read fast and slowly, and through a socket
 /// another thread reads too, arrives whole, in order, and ends with EOF; a closed pipe and a silent client are errors, and what the pipe did
 /// not take stays readable.
@@ -901,11 +985,31 @@ fn client_input_copied_into_a_sink() {
     };
     for (command, size) in [("sink", 48 << 20), ("sink-slow", 6 << 20)] {
         let data = pattern(size, 5);
-        let expect = format!("copied {size} seen {size} sha256 {}\n", sha256_hex(&data));
+        let expect = format!("copied {size} seen {size} sha256 {} nonblocking false\n", sha256_hex(&data));
         let (out, sent) = send(command, data);
         assert_eq!(out, expect, "{command}");
         sent.unwrap();
     }
+    let data = pattern(3 << 20, 8);
+    let expect = format!("copied Ok({}) seen {} sha256 {}\n", data.len(), data.len(), sha256_hex(&data));
+    let (out, sent) = send("sink-file", data);
+    assert_eq!(out, expect);
+    sent.unwrap();
+    // A steady trickle for longer than the copy's 300 ms timeout: each wait is short, so
+    // it does not time out.
+    let data = pattern(16 * 32 * 1024, 9);
+    let expect = format!("copied {} seen {} sha256 {} nonblocking false\n", data.len(), data.len(), sha256_hex(&data));
+    let mut run = c.exec_command("sink-paced").unwrap();
+    let mut stdin = run.stdin;
+    let paced = std::thread::spawn(move || {
+        for chunk in data.chunks(32 * 1024) {
+            stdin.write_all(chunk)?;
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        stdin.send_eof().map_err(std::io::Error::from)
+    });
+    assert_eq!(String::from_utf8(run.stdout.read_all().unwrap()).unwrap(), expect);
+    paced.join().unwrap().unwrap();
     let data = pattern(8 << 20, 7);
     let expect = format!(
         "copied Ok({}) seen {} sha256 {} nonblocking false blocked read Ok(1)\n",

@@ -11,8 +11,10 @@
 //! written, so a slow sink holds back its own channel exactly as a slow reader does.
 
 use std::fs::File;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
+use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,8 +35,32 @@ enum Mode {
     /// duplicate of it may go on with blocking reads in another thread (a forwarded
     /// connection's other direction).
     Socket,
-    /// Anything else (a pipe): the descriptor is in non-blocking mode.
+    /// A pipe or a character device: the descriptor is in non-blocking mode while the copy
+    /// lasts.
     NonBlocking,
+    /// A regular file or a block device, where non-blocking mode has no effect: only the
+    /// copier writes, so a slow disk never holds up the reader thread.
+    CopierOnly,
+}
+
+impl Mode {
+    /// How to write into `file`; a pipe is put in non-blocking mode (its previous flags
+    /// are returned, to put back at the end).
+    fn of(file: &File) -> io::Result<(Mode, Option<rustix::fs::OFlags>)> {
+        use rustix::fs::{FileType, OFlags};
+        if rustix::net::sockopt::socket_type(file).is_ok() {
+            return Ok((Mode::Socket, None));
+        }
+        let kind = FileType::from_raw_mode(rustix::fs::fstat(file)?.st_mode);
+        if matches!(kind, FileType::RegularFile | FileType::BlockDevice) {
+            return Ok((Mode::CopierOnly, None));
+        }
+        let flags = rustix::fs::fcntl_getfl(file)?;
+        if !flags.contains(OFlags::NONBLOCK) {
+            rustix::fs::fcntl_setfl(file, flags | OFlags::NONBLOCK)?;
+        }
+        Ok((Mode::NonBlocking, Some(flags)))
+    }
 }
 
 /// Who writes into the sink now.
@@ -56,16 +82,20 @@ pub(super) struct Sink {
     pub(super) waiter: Waiter,
     /// A write failed (not for want of room): the copier returns the error.
     failed: Option<io::Error>,
-    /// Bytes written so far.
-    written: u64,
+    /// The copier is returning: the reader thread claims nothing more, and the copier
+    /// waits only for the reader thread's write in progress to be recorded.
+    closing: bool,
+    /// Bytes written so far, shared with the copier (which still needs the total once
+    /// the channel, and this sink with it, is gone).
+    written: Arc<AtomicU64>,
 }
 
 impl Sink {
     /// Whether the copier has something to do: data nobody is writing, the channel's end,
-    /// a failed write, or the connection's end.
+    /// a failed write, the connection's end, or (when closing) nothing more to wait for.
     pub(super) fn copier_has_work(&self, ch: &ChannelBuffers<Waiters>, ended: bool) -> bool {
         self.writer == Writer::Nobody
-            && (!ch.stdout.is_empty() || ch.eof || ch.closed || self.failed.is_some() || ended)
+            && (self.closing || !ch.stdout.is_empty() || ch.eof || ch.closed || self.failed.is_some() || ended)
     }
 }
 
@@ -90,8 +120,8 @@ struct Claim {
 enum Step {
     /// Write the chunks it took into the sink.
     Write(Arc<File>, Mode),
-    /// The channel's data has ended and all of it was written; the total.
-    Done(u64),
+    /// The channel's data has ended and all of it was written (or the channel is gone).
+    Done,
 }
 
 impl<C: Core> State<C> {
@@ -103,7 +133,12 @@ impl<C: Core> State<C> {
         for id in dirty.iter() {
             let Some(ch) = mux.channels.get_mut(id) else { continue };
             let Some(sink) = ch.waiters.sink.as_mut() else { continue };
-            if sink.writer != Writer::Nobody || sink.failed.is_some() || ch.stdout.is_empty() {
+            if sink.writer != Writer::Nobody
+                || sink.closing
+                || sink.failed.is_some()
+                || matches!(sink.mode, Mode::CopierOnly)
+                || ch.stdout.is_empty()
+            {
                 continue;
             }
             sink.writer = Writer::ReaderThread;
@@ -128,7 +163,7 @@ impl<C: Core> State<C> {
         sink.writer = Writer::Nobody;
         let credit = match result {
             Ok(n) => {
-                sink.written += n as u64;
+                sink.written.fetch_add(n as u64, Ordering::Relaxed);
                 ch.stdout.consume(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
@@ -144,14 +179,16 @@ impl<C: Core> State<C> {
         }
     }
 
-    /// The copier's next step on channel `id`, `None` while it must wait.
+    /// The copier's next step on channel `id`, `None` while it must wait. A final step
+    /// marks the sink closing, so the reader thread claims nothing after it.
     fn copier_step(&mut self, id: ChannelId, chunks: &mut Vec<Bytes>) -> Option<Result<Step, Error>> {
-        let Some(ch) = self.mux.channels.get_mut(&id) else { return Some(Ok(Step::Done(0))) };
+        let Some(ch) = self.mux.channels.get_mut(&id) else { return Some(Ok(Step::Done)) };
         let sink = ch.waiters.sink.as_mut()?;
         if sink.writer != Writer::Nobody {
             return None;
         }
         if let Some(e) = sink.failed.take() {
+            sink.closing = true;
             return Some(Err(Error::Io(e)));
         }
         if !ch.stdout.is_empty() {
@@ -159,7 +196,21 @@ impl<C: Core> State<C> {
             chunks.extend(ch.stdout.chunks().take(MAX_SLICES).cloned());
             return Some(Ok(Step::Write(Arc::clone(&sink.file), sink.mode)));
         }
-        (ch.eof || ch.closed).then_some(Ok(Step::Done(sink.written)))
+        let done = ch.eof || ch.closed;
+        sink.closing = done;
+        done.then_some(Ok(Step::Done))
+    }
+
+    /// The copier's last step, whatever ended the copy: once the reader thread's write in
+    /// progress (if any) is recorded, takes the sink away; `None` while that write lasts.
+    fn close_sink(&mut self, id: ChannelId) -> Option<Option<Box<Sink>>> {
+        let Some(ch) = self.mux.channels.get_mut(&id) else { return Some(None) };
+        let sink = ch.waiters.sink.as_mut()?;
+        sink.closing = true;
+        if sink.writer == Writer::ReaderThread {
+            return None;
+        }
+        Some(ch.waiters.sink.take())
     }
 }
 
@@ -187,49 +238,76 @@ impl<C: Core> Shared<C> {
     /// returns the bytes copied. Each wait for data, or for the sink to take it, lasts at
     /// most `timeout`. `file` is closed on return.
     pub(super) fn copy_stdout_to(&self, id: ChannelId, file: File, timeout: Option<Duration>) -> Result<u64, Error> {
-        // The reader thread must never block on the sink.
-        let mode = if rustix::net::sockopt::socket_type(&file).is_ok() {
-            Mode::Socket
-        } else {
-            rustix::io::ioctl_fionbio(&file, true).map_err(io::Error::from)?;
-            Mode::NonBlocking
-        };
-        let file = Arc::new(file);
         {
-            let mut g = self.lock();
-            let Some(ch) = g.st.mux.channels.get_mut(&id) else { return Ok(0) };
+            let g = self.lock();
+            let Some(ch) = g.st.mux.channels.get(&id) else { return Ok(0) };
             if ch.waiters.sink.is_some() {
                 let e = io::Error::new(io::ErrorKind::InvalidInput, "the channel is already being copied");
                 return Err(Error::Io(e));
             }
-            // Data received before the sink was there is the copier's: its first step.
-            ch.waiters.sink = Some(Box::new(Sink {
-                file,
-                mode,
-                writer: Writer::Nobody,
-                waiter: Waiter::default(),
-                failed: None,
-                written: 0,
-            }));
         }
-        let result = self.copy_loop(id, timeout);
-        let mut g = self.lock();
-        // The reader thread holds no copy of the file now: nobody is writing into the sink
-        // when the copier returns, so this closes it.
-        if let Some(ch) = g.st.mux.channels.get_mut(&id) {
-            ch.waiters.sink = None;
+        // The reader thread must never block on the sink.
+        let (mode, flags) = Mode::of(&file).map_err(Error::Io)?;
+        let file = Arc::new(file);
+        let written = Arc::new(AtomicU64::new(0));
+        let installed = {
+            let mut g = self.lock();
+            match g.st.mux.channels.get_mut(&id) {
+                Some(ch) if ch.waiters.sink.is_none() => {
+                    // Data received before the sink was there is the copier's: its first step.
+                    ch.waiters.sink = Some(Box::new(Sink {
+                        file: Arc::clone(&file),
+                        mode,
+                        writer: Writer::Nobody,
+                        waiter: Waiter::default(),
+                        failed: None,
+                        closing: false,
+                        written: Arc::clone(&written),
+                    }));
+                    Ok(true)
+                }
+                Some(_) => {
+                    Err(Error::Io(io::Error::new(io::ErrorKind::InvalidInput, "the channel is already being copied")))
+                }
+                None => Ok(false),
+            }
+        };
+        let result = match installed {
+            Ok(true) => {
+                let result = self.copy_loop(id, timeout, &written);
+                // The reader thread may be writing into the sink still (when a wait timed
+                // out or the connection ended): the sink goes once that write is recorded,
+                // which takes no longer than one non-blocking write.
+                let sink = self.wait_quietly(Wake::Sink(id), |st| st.close_sink(id));
+                // Closed outside the lock: closing a socket may block (a linger).
+                drop(sink);
+                result
+            }
+            Ok(false) => Ok(0),
+            Err(e) => Err(e),
+        };
+        if let Some(flags) = flags {
+            let _ = rustix::fs::fcntl_setfl(&*file, flags);
         }
         result
     }
 
-    fn copy_loop(&self, id: ChannelId, timeout: Option<Duration>) -> Result<u64, Error> {
+    fn copy_loop(&self, id: ChannelId, timeout: Option<Duration>, written: &AtomicU64) -> Result<u64, Error> {
         let mut chunks = Vec::with_capacity(MAX_SLICES);
         let deadline = || timeout.map(|t| Instant::now() + t);
         loop {
-            let step = self.wait_for(Wake::Sink(id), deadline(), "channel data", |st| st.copier_step(id, &mut chunks));
-            let (file, mode) = match step? {
+            // The timeout is for a stall: while the reader thread writes what arrives, the
+            // copier sleeps through a healthy stream, and a wait that timed out meanwhile
+            // starts over.
+            let before = written.load(Ordering::Relaxed);
+            let step =
+                match self.wait_for(Wake::Sink(id), deadline(), "channel data", |st| st.copier_step(id, &mut chunks)) {
+                    Err(Error::Timeout(_)) if written.load(Ordering::Relaxed) != before => continue,
+                    step => step?,
+                };
+            let (file, mode) = match step {
                 Step::Write(file, mode) => (file, mode),
-                Step::Done(total) => return Ok(total),
+                Step::Done => return Ok(written.load(Ordering::Relaxed)),
             };
             let result = write_waiting(&file, mode, &chunks, deadline());
             chunks.clear();
@@ -243,7 +321,7 @@ impl<C: Core> Shared<C> {
 }
 
 /// Writes `chunks` with one system call (as much as the sink takes), without blocking.
-fn write_chunks(file: &File, mode: Mode, chunks: &[Bytes]) -> io::Result<usize> {
+fn write_chunks(fd: impl AsFd, mode: Mode, chunks: &[Bytes]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags};
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     for (slice, chunk) in slices.iter_mut().zip(chunks) {
@@ -255,19 +333,24 @@ fn write_chunks(file: &File, mode: Mode, chunks: &[Bytes]) -> io::Result<usize> 
             // No SIGPIPE either: a peer that closed is an error to return, as for a pipe
             // (whose SIGPIPE Rust programs ignore).
             Mode::Socket => rustix::net::sendmsg(
-                file,
+                &fd,
                 slices,
                 &mut SendAncillaryBuffer::default(),
                 SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-            )
-            .map_err(io::Error::from),
-            Mode::NonBlocking => (&*file).write_vectored(slices),
+            ),
+            Mode::NonBlocking | Mode::CopierOnly => rustix::io::writev(&fd, slices),
         };
         match written {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            r => return r,
+            Err(rustix::io::Errno::INTR) => {}
+            r => return r.map_err(io::Error::from),
         }
     }
+}
+
+/// Sends `chunks` (the first `MAX_SLICES` of them) into `socket` with one system call, as
+/// much as it takes without blocking.
+pub(super) fn send_now(socket: impl AsFd, chunks: &[Bytes]) -> io::Result<usize> {
+    write_chunks(socket, Mode::Socket, chunks)
 }
 
 /// Writes `chunks` once the sink takes some of them, waiting until `deadline` at most.
