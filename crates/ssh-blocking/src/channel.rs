@@ -66,8 +66,10 @@ impl Reader {
     /// Copies the data the peer sends into `sink` (a pipe to a command, a socket, a file)
     /// until the peer's EOF or close; returns the bytes copied. `sink` is closed on return,
     /// so a pipe's reader sees EOF. A socket keeps its mode (each send is non-blocking on its
-    /// own), so a duplicate of it may go on reading in another thread; anything else is put
-    /// in non-blocking mode, which its duplicates share.
+    /// own), so a duplicate of it may go on reading in another thread. A pipe is in
+    /// non-blocking mode while the copy lasts (its duplicates share that), and gets its
+    /// flags back at the end. A regular file is written by this thread only, so a slow
+    /// disk never holds up the connection.
     ///
     /// Faster than a loop of `read` and `write`: while the sink takes data at once, the
     /// connection's reader thread writes each chunk there as it arrives, without waking
@@ -75,7 +77,8 @@ impl Reader {
     /// the sink could not take, once it can. The peer's window follows what the sink took,
     /// so a slow sink holds back this channel only.
     ///
-    /// Each wait (for data, or for the sink to take it) lasts at most the channel's timeout.
+    /// Each wait (for data, or for the sink to take it) lasts at most the channel's timeout:
+    /// a stream that keeps moving never times out, one that stalls for that long does.
     /// A failed write returns its error, and what was not written stays buffered for `read`.
     /// While this runs, reads of the channel's standard output fail with `InvalidInput`.
     ///

@@ -9,6 +9,9 @@
 //! which waits until the sink is writable. Data is written in order because only one of them
 //! writes at a time (`Writer`), and the credit for the peer's window follows what was
 //! written, so a slow sink holds back its own channel exactly as a slow reader does.
+//!
+//! The same non-blocking write sends the connection's own output into its socket
+//! ([`send_now`]) for a thread that must not wait for the socket.
 
 use std::fs::File;
 use std::io::{self, IoSlice};
