@@ -80,6 +80,9 @@ impl Reader {
     /// Each wait (for data, or for the sink to take it) lasts at most the channel's timeout:
     /// a stream that keeps moving never times out, one that stalls for that long does.
     /// A failed write returns its error, and what was not written stays buffered for `read`.
+    /// A pipe whose reader has gone fails with `BrokenPipe` only where `SIGPIPE` is ignored,
+    /// as Rust programs do from the start; a host process that keeps the default action
+    /// must ignore it too, or be killed by the first such write (sockets never raise it).
     /// While this runs, reads of the channel's standard output fail with `InvalidInput`.
     ///
     /// ```no_run

@@ -257,7 +257,7 @@ struct Pen {
     taken: Vec<Bytes>,
     /// The socket under `writer`, if it is one, for sends without blocking.
     #[cfg(unix)]
-    socket: Option<std::os::fd::OwnedFd>,
+    socket: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 /// A locked view of the state that wakes the waiters when dropped, and the writer when it
@@ -297,7 +297,10 @@ impl Pen {
         let Pen { taken, socket: Some(socket), .. } = self else { return !self.taken.is_empty() };
         let mut sent = 0;
         while sent < taken.len() {
-            let Ok(mut n) = sink::send_now(&*socket, taken.get(sent..).unwrap_or_default()) else { break };
+            let mut n = match sink::send_now(&*socket, taken.get(sent..).unwrap_or_default()) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
             while let Some(b) = taken.get_mut(sent)
                 && n > 0
             {
@@ -344,7 +347,8 @@ impl<C: Core> Drop for Guard<'_, C> {
         // wake-up. The reader thread's window adjustments for data it copied are the
         // most frequent.
         #[cfg(unix)]
-        if self.st.writer_asleep
+        if !thread::panicking()
+            && self.st.writer_asleep
             && self.st.conn.pending_output() > 0
             && self.st.conn.poll_timeout() == self.timer
             && !self.st.conn.is_closed()
@@ -355,8 +359,8 @@ impl<C: Core> Drop for Guard<'_, C> {
             if pen.send_available() {
                 self.st.hand_over(&self.shared.wake);
             }
-            return;
         }
+        // Whatever is left for the writer thread (a timer that moved meanwhile, say).
         self.st.wake_writer(&self.shared.wake, self.timer);
         self.shared.notify_waiters(&mut self.st);
     }
@@ -563,10 +567,17 @@ impl<C: Core> Shared<C> {
     /// Takes the core's output into the pen (whose holder the caller is) and lets the
     /// senders that waited for the room it freed go on.
     fn take_output(&self, st: &mut State<C>, pen: &mut Pen) {
-        while let Some(b) = st.conn.poll_transmit() {
-            pen.taken.push(b);
+        // Dispatching the events of what was taken may queue more (an automatic reply):
+        // taken too, so nothing waits behind a sender that does not wake the writer.
+        loop {
+            while let Some(b) = st.conn.poll_transmit() {
+                pen.taken.push(b);
+            }
+            st.dispatch();
+            if st.conn.pending_output() == 0 {
+                break;
+            }
         }
-        st.dispatch();
         st.room_freed();
         self.notify_waiters(st);
     }

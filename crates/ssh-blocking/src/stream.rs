@@ -2,7 +2,7 @@
 //! process's pipes (ProxyCommand), or any reader and writer pair.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
@@ -17,7 +17,7 @@ pub struct Stream {
     /// The socket under `writer`, when it is one: a thread that made output sends it with
     /// `MSG_DONTWAIT`, and leaves to the writer thread only what the socket did not take.
     #[cfg(unix)]
-    pub(crate) socket: Option<std::os::fd::OwnedFd>,
+    pub(crate) socket: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 impl Stream {
@@ -38,11 +38,21 @@ impl Stream {
         }
     }
 
-    /// Adds the socket under the writer (a duplicate of it), for sends that must not block.
+    /// A socket's halves, and one more duplicate of it that both ends the stream and takes
+    /// the sends that must not block.
     #[cfg(unix)]
-    fn with_socket(mut self, socket: impl Into<std::os::fd::OwnedFd>) -> Self {
-        self.socket = Some(socket.into());
-        self
+    fn socket(
+        reader: impl Read + Send + 'static,
+        writer: impl Write + Send + 'static,
+        socket: std::os::fd::OwnedFd,
+    ) -> Self {
+        let socket = std::sync::Arc::new(socket);
+        let closer = std::sync::Arc::clone(&socket);
+        let mut stream = Self::from_parts(reader, writer, move || {
+            let _ = rustix::net::shutdown(&*closer, rustix::net::Shutdown::Both);
+        });
+        stream.socket = Some(socket);
+        stream
     }
 }
 
@@ -88,14 +98,15 @@ impl TryFrom<TcpStream> for Stream {
     fn try_from(s: TcpStream) -> io::Result<Self> {
         s.set_nodelay(true)?;
         let reader = s.try_clone()?;
-        let closer = s.try_clone()?;
         #[cfg(unix)]
-        let socket = s.try_clone()?;
-        let stream = Self::from_parts(reader, s, move || {
-            let _ = closer.shutdown(Shutdown::Both);
-        });
-        #[cfg(unix)]
-        let stream = stream.with_socket(socket);
+        let stream = Self::socket(reader, s.try_clone()?, s.into());
+        #[cfg(not(unix))]
+        let stream = {
+            let closer = s.try_clone()?;
+            Self::from_parts(reader, s, move || {
+                let _ = closer.shutdown(std::net::Shutdown::Both);
+            })
+        };
         Ok(stream)
     }
 }
@@ -105,12 +116,6 @@ impl TryFrom<std::os::unix::net::UnixStream> for Stream {
     type Error = io::Error;
 
     fn try_from(s: std::os::unix::net::UnixStream) -> io::Result<Self> {
-        let reader = s.try_clone()?;
-        let closer = s.try_clone()?;
-        let socket = s.try_clone()?;
-        Ok(Self::from_parts(reader, s, move || {
-            let _ = closer.shutdown(Shutdown::Both);
-        })
-        .with_socket(socket))
+        Ok(Self::socket(s.try_clone()?, s.try_clone()?, s.into()))
     }
 }

@@ -323,6 +323,13 @@ impl<C: Core> Shared<C> {
     }
 }
 
+/// `MSG_NOSIGNAL` where there is one; Apple's systems have none (there, as everywhere,
+/// Rust programs ignore SIGPIPE).
+#[cfg(not(target_vendor = "apple"))]
+const NO_SIGNAL: rustix::net::SendFlags = rustix::net::SendFlags::NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const NO_SIGNAL: rustix::net::SendFlags = rustix::net::SendFlags::empty();
+
 /// Writes `chunks` with one system call (as much as the sink takes), without blocking.
 fn write_chunks(fd: impl AsFd, mode: Mode, chunks: &[Bytes]) -> io::Result<usize> {
     use rustix::net::{SendAncillaryBuffer, SendFlags};
@@ -335,12 +342,9 @@ fn write_chunks(fd: impl AsFd, mode: Mode, chunks: &[Bytes]) -> io::Result<usize
         let written = match mode {
             // No SIGPIPE either: a peer that closed is an error to return, as for a pipe
             // (whose SIGPIPE Rust programs ignore).
-            Mode::Socket => rustix::net::sendmsg(
-                &fd,
-                slices,
-                &mut SendAncillaryBuffer::default(),
-                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
-            ),
+            Mode::Socket => {
+                rustix::net::sendmsg(&fd, slices, &mut SendAncillaryBuffer::default(), SendFlags::DONTWAIT | NO_SIGNAL)
+            }
             Mode::NonBlocking | Mode::CopierOnly => rustix::io::writev(&fd, slices),
         };
         match written {
