@@ -245,7 +245,10 @@ pub(crate) fn decrypt_pkcs8(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<V
     check_kdf_cost(&info.encryption_algorithm)?;
     match info.decrypt(passphrase) {
         Ok(doc) => Ok(Zeroizing::new(doc.as_bytes().to_vec())),
-        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)) => {
+        // The parameters were parsed above, so DER that does not parse is the decrypted
+        // text: a wrong passphrase passes the CBC padding check 1 time in 256 and then
+        // yields garbage.
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) | pkcs8::Error::Asn1(_)) => {
             Err(KeyFileError::WrongPassphrase)
         }
         Err(pkcs8::Error::EncryptedPrivateKey(e @ pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. })) => {

@@ -157,3 +157,33 @@ fn oversized_rsa_keys_are_not_signing_keys() {
 fn curve_names_are_case_insensitive() {
     assert_eq!(KeyType::from_keygen("ECDSA-SHA2-NISTP384", None), Ok(KeyType::Ecdsa(EcdsaCurve::NistP384)));
 }
+
+/// A wrong passphrase for an encrypted PKCS#8 key is reported as such, also when the
+/// decrypted garbage passes the CBC padding check (1 time in 256) and fails as DER instead.
+/// One PBKDF2 iteration and fixed salt, IV and passphrases keep it fast and the same each run.
+#[test]
+fn wrong_pkcs8_passphrases_through_the_padding_check() {
+    let key = &keys()[0];
+    let text = encode_private_key(key, PrivateKeyFormat::Pkcs8, None, &mut SeededRng::new(5)).unwrap();
+    let (_, der) = pkcs8::SecretDocument::from_pem(&text).unwrap();
+    let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(1, &[7; 16], [9; 16]).unwrap();
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_bytes()).unwrap();
+    let encrypted = info.encrypt_with_params(params, b"right").unwrap();
+    let pem = encrypted.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF).unwrap();
+    assert_eq!(decode_private_key(&pem, Some(b"right")).unwrap().key.key_data(), key.key_data());
+    let mut through_padding = 0;
+    for i in 0..2000 {
+        let wrong = format!("wrong {i}");
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(encrypted.as_bytes()).unwrap();
+        through_padding += usize::from(!matches!(
+            info.decrypt(wrong.as_bytes()),
+            Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed))
+        ));
+        assert_eq!(
+            decode_private_key(&pem, Some(wrong.as_bytes())).unwrap_err(),
+            KeyFileError::WrongPassphrase,
+            "{wrong}"
+        );
+    }
+    assert!(through_padding > 0, "no wrong passphrase got through the padding check");
+}
