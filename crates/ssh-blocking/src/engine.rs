@@ -279,6 +279,24 @@ impl<C: Core> State<C> {
             || self.conn.is_closed()
     }
 
+    /// Whether the thread that just made output may send it itself: the writer thread
+    /// sleeps (so no output of its own is on the way), the timer it sleeps for is the one
+    /// it knows (`timer_before`), and the connection is open.
+    fn may_send_through(&self, timer_before: Option<Instant>) -> bool {
+        self.writer_asleep
+            && self.conn.pending_output() > 0
+            && self.conn.poll_timeout() == timer_before
+            && !self.conn.is_closed()
+    }
+
+    /// The pen holds output a sender left: the writer thread sends it.
+    #[cfg(unix)]
+    fn hand_over(&mut self, wake: &Condvar) {
+        self.leftover = true;
+        let timer = self.conn.poll_timeout();
+        self.wake_writer(wake, timer);
+    }
+
     /// Wakes the writer thread if it sleeps and has work; once per sleep.
     fn wake_writer(&mut self, wake: &Condvar, timer_before: Option<Instant>) {
         if self.writer_asleep && self.writer_has_work(timer_before) {
@@ -317,16 +335,6 @@ impl Pen {
     }
 }
 
-impl<C: Core> State<C> {
-    /// The pen holds output a channel writer left: the writer thread sends it.
-    #[cfg(unix)]
-    fn hand_over(&mut self, wake: &Condvar) {
-        self.leftover = true;
-        let timer = self.conn.poll_timeout();
-        self.wake_writer(wake, timer);
-    }
-}
-
 impl<C: Core> std::ops::Deref for Guard<'_, C> {
     type Target = State<C>;
     fn deref(&self) -> &State<C> {
@@ -348,10 +356,7 @@ impl<C: Core> Drop for Guard<'_, C> {
         // most frequent.
         #[cfg(unix)]
         if !thread::panicking()
-            && self.st.writer_asleep
-            && self.st.conn.pending_output() > 0
-            && self.st.conn.poll_timeout() == self.timer
-            && !self.st.conn.is_closed()
+            && self.st.may_send_through(self.timer)
             && let Ok(mut pen) = self.shared.pen.try_lock()
             && pen.socket.is_some()
         {
@@ -627,10 +632,7 @@ impl<C: Core> Shared<C> {
     /// leaves the socket to the writer thread, so that a peer that stops reading cannot
     /// hold it in `write` past its deadline.
     fn write_through(&self, mut st: MutexGuard<'_, State<C>>, timer: Option<Instant>) {
-        if st.writer_asleep
-            && st.conn.pending_output() > 0
-            && st.conn.poll_timeout() == timer
-            && !st.conn.is_closed()
+        if st.may_send_through(timer)
             && let Ok(mut pen) = self.pen.try_lock()
         {
             self.take_output(&mut st, &mut pen);

@@ -200,7 +200,7 @@ impl<C: Core> State<C> {
             return Some(Ok(Step::Write(Arc::clone(&sink.file), sink.mode)));
         }
         let done = ch.eof || ch.closed;
-        sink.closing = done;
+        sink.closing |= done;
         done.then_some(Ok(Step::Done))
     }
 
@@ -241,15 +241,8 @@ impl<C: Core> Shared<C> {
     /// returns the bytes copied. Each wait for data, or for the sink to take it, lasts at
     /// most `timeout`. `file` is closed on return.
     pub(super) fn copy_stdout_to(&self, id: ChannelId, file: File, timeout: Option<Duration>) -> Result<u64, Error> {
-        {
-            let g = self.lock();
-            let Some(ch) = g.st.mux.channels.get(&id) else { return Ok(0) };
-            if ch.waiters.sink.is_some() {
-                let e = io::Error::new(io::ErrorKind::InvalidInput, "the channel is already being copied");
-                return Err(Error::Io(e));
-            }
-        }
-        // The reader thread must never block on the sink.
+        // The reader thread must never block on the sink. A pipe's flags are put back at
+        // the end, also when the sink cannot be installed.
         let (mode, flags) = Mode::of(&file).map_err(Error::Io)?;
         let file = Arc::new(file);
         let written = Arc::new(AtomicU64::new(0));
